@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// xdhcp: the DHCPv4 load-balancing decision at XDP.
+//
+// Packet -> verdict: parse Ethernet (two VLAN tags), IPv4, UDP 67, BOOTP and
+// the options the rule needs; hash the client key (RFC 3074); read the
+// bucket bitmap, threshold and failover state; pass what this server owns or
+// must answer, drop what belongs to the partner, count every verdict. What it
+// cannot parse it passes (fail open). userspace/decide is the same rule in
+// Go and the reference this program is tested against.
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define ETH_P_8021Q_ 0x8100
+#define ETH_P_8021AD_ 0x88a8
+#define MAX_VLAN_TAGS 2
+#define VLAN_HDR_LEN 4
+#define IP_FRAG_MASK 0x3fff
+#define IP_MIN_HDR_LEN 20
+#define DHCP_SERVER_PORT 67
+
+#define BOOTREQUEST 1
+#define BOOTP_FIXED_LEN 236
+#define BOOTP_OPTIONS_OFF 240
+#define BOOTP_SECS_OFF 8
+#define BOOTP_CIADDR_OFF 12
+#define BOOTP_GIADDR_OFF 24
+#define BOOTP_CHADDR_OFF 28
+#define BOOTP_COOKIE_OFF 236
+#define DHCP_MAGIC_COOKIE 0x63825363
+#define MAX_HLEN 16
+#define MAX_OPTION_ITER 64
+#define MAX_OPTIONS_LEN 1500
+#define MAX_CLIENT_ID_LEN 255
+
+#define OPT_PAD 0
+#define OPT_REQUESTED_IP 50
+#define OPT_OVERLOAD 52
+#define OPT_MSG_TYPE 53
+#define OPT_SERVER_ID 54
+#define OPT_CLIENT_ID 61
+#define OPT_END 255
+
+#define MSG_NONE 0
+#define MSG_DISCOVER 1
+#define MSG_REQUEST 3
+#define MSG_DECLINE 4
+#define MSG_RELEASE 7
+#define MSG_INFORM 8
+
+#define NUM_BUCKETS 256
+#define MAX_SERVER_IDS 8
+#define MAX_RELAYS 4096
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+// Why a packet got its verdict; userspace/decide.Reason has the same values.
+enum xdhcp_reason {
+	REASON_NOT_DHCP = 0,
+	REASON_FRAGMENT,
+	REASON_NOT_REQUEST,
+	REASON_MALFORMED,
+	REASON_MALFORMED_DROPPED,
+	REASON_STATE_PASS,
+	REASON_OVERLOAD,
+	REASON_OTHER_MESSAGE,
+	REASON_RENEW_REBIND,
+	REASON_SERVER_ID_MINE,
+	REASON_OTHER_SERVER_DROPPED,
+	REASON_LB_OFF,
+	REASON_OWNED,
+	REASON_SECS_OVERRIDE,
+	REASON_PARTNER_DROPPED,
+	REASON_MAX,
+};
+
+enum xdhcp_role { ROLE_PRIMARY = 0, ROLE_SECONDARY = 1 };
+
+// Only NORMAL applies the rules; zero (STARTUP) passes everything, so an
+// unconfigured program is harmless.
+enum xdhcp_state { STATE_STARTUP = 0, STATE_NORMAL = 1 };
+
+enum xdhcp_flags {
+	FLAG_CHADDR_ONLY = 1 << 0,
+	FLAG_SWAP_SECS = 1 << 1,
+	FLAG_DROP_MALFORMED = 1 << 2,
+	FLAG_RELAY_STATS = 1 << 3,
+};
+
+struct xdhcp_config {
+	__u8 hba[32]; // bit (b&7) of byte (b>>3) set: the primary owns bucket b
+	__u32 server_ids[MAX_SERVER_IDS]; // network byte order
+	__u16 threshold; // non-owner passes at secs >= threshold; 0: load balancing off
+	__u8 role;
+	__u8 state;
+	__u8 server_id_count;
+	__u8 flags;
+	__u8 pad[2];
+};
+
+struct xdhcp_bucket_stats {
+	__u64 seen;
+	__u64 dropped;
+	__u64 overridden;
+};
+
+struct xdhcp_relay_stats {
+	__u64 requests; // hash-gated requests through this relay
+	__u64 owned;
+	__u64 partner_dropped;
+	__u64 partner_overridden;
+	__u64 last_seen_ns;
+	__u16 max_override_secs;
+	__u8 pad[6];
+};
+
+// Two config slots and an index: the writer fills the idle slot and then
+// flips the index, so a packet never sees half of an update.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct xdhcp_config);
+} xdhcp_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} xdhcp_active SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, REASON_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdhcp_verdicts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NUM_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct xdhcp_bucket_stats);
+} xdhcp_buckets SEC(".maps");
+
+// Keyed by giaddr (network order); 0 is "direct" (on-link clients).
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_RELAYS);
+	__type(key, __u32);
+	__type(value, struct xdhcp_relay_stats);
+} xdhcp_relays SEC(".maps");
+
+// Emit the shared types into BTF for bpf2go -type.
+const enum xdhcp_reason *unused_reason __attribute__((unused));
+const enum xdhcp_flags *unused_flags __attribute__((unused));
+
+// RFC 3074 Pearson table (ISC dhcpd and Kea use the same).
+static const __u8 pearson[256] = {
+	251, 175, 119, 215, 81, 14, 79, 191, 103, 49, 181, 143, 186, 157, 0, 232, 31, 32, 55, 60, 152, 58, 17, 237, 174, 70, 160, 144, 220, 90, 57, 223,
+	59, 3, 18, 140, 111, 166, 203, 196, 134, 243, 124, 95, 222, 179, 197, 65, 180, 48, 36, 15, 107, 46, 233, 130, 165, 30, 123, 161, 209, 23, 97, 16,
+	40, 91, 219, 61, 100, 10, 210, 109, 250, 127, 22, 138, 29, 108, 244, 67, 207, 9, 178, 204, 74, 98, 126, 249, 167, 116, 34, 77, 193, 200, 121, 5,
+	20, 113, 71, 35, 128, 13, 182, 94, 25, 226, 227, 199, 75, 27, 41, 245, 230, 224, 43, 225, 177, 26, 155, 150, 212, 142, 218, 115, 241, 73, 88, 105,
+	39, 114, 62, 255, 192, 201, 145, 214, 168, 158, 221, 148, 154, 122, 12, 84, 82, 163, 44, 139, 228, 236, 205, 242, 217, 11, 187, 146, 159, 64, 86, 239,
+	195, 42, 106, 198, 118, 112, 184, 172, 87, 2, 173, 117, 176, 229, 247, 253, 137, 185, 99, 164, 102, 147, 45, 66, 231, 52, 141, 211, 194, 206, 246, 238,
+	56, 110, 78, 248, 63, 240, 189, 93, 92, 51, 53, 183, 19, 171, 72, 50, 33, 104, 101, 69, 8, 252, 83, 120, 76, 135, 85, 54, 202, 125, 188, 213,
+	96, 235, 136, 208, 162, 129, 190, 132, 156, 38, 47, 1, 7, 254, 24, 4, 216, 131, 89, 21, 28, 133, 37, 153, 149, 80, 170, 68, 6, 169, 234, 151,
+};
+
+// What the rule reads from a BOOTREQUEST. Offsets are from the BOOTP start.
+struct request {
+	__u32 ciaddr;
+	__u32 giaddr;
+	__u32 server_id;
+	__u16 secs;
+	__u16 cid_off; // option 61 payload offset, valid when cid_len > 0
+	__u8 hlen;
+	__u8 msg_type;
+	__u8 cid_len;
+	__u8 has_server_id;
+	__u8 overload;
+};
+
+// parse_l2_l4 walks Ethernet, VLAN tags, IPv4 and UDP. It returns 0 and the
+// BOOTP start and length, or the reason to pass the frame untouched.
+static __always_inline int parse_l2_l4(void *data, void *data_end, __u32 *bootp_off, __u32 *bootp_len)
+{
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return REASON_NOT_DHCP;
+	__u16 proto = eth->h_proto;
+	__u32 off = sizeof(*eth);
+
+#pragma unroll
+	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q_) && proto != bpf_htons(ETH_P_8021AD_))
+			break;
+		__be16 *inner = data + off + 2; // TCI, then the encapsulated type
+		if ((void *)(inner + 1) > data_end)
+			return REASON_NOT_DHCP;
+		proto = *inner;
+		off += VLAN_HDR_LEN;
+	}
+	if (proto != bpf_htons(ETH_P_IP))
+		return REASON_NOT_DHCP;
+
+	struct iphdr *ip = data + off;
+	if ((void *)(ip + 1) > data_end || ip->version != 4)
+		return REASON_NOT_DHCP;
+	__u32 ihl = ip->ihl * 4;
+	if (ihl < IP_MIN_HDR_LEN || data + off + ihl > data_end || ip->protocol != IPPROTO_UDP)
+		return REASON_NOT_DHCP;
+	if (ip->frag_off & bpf_htons(IP_FRAG_MASK))
+		return REASON_FRAGMENT;
+	__u32 tot_len = bpf_ntohs(ip->tot_len);
+	off += ihl;
+
+	struct udphdr *udp = data + off;
+	if ((void *)(udp + 1) > data_end || udp->dest != bpf_htons(DHCP_SERVER_PORT))
+		return REASON_NOT_DHCP;
+	__u32 udp_len = bpf_ntohs(udp->len);
+	if (udp_len < sizeof(*udp) || tot_len < ihl + udp_len || data + off + udp_len > data_end)
+		return REASON_MALFORMED;
+
+	*bootp_off = off + sizeof(*udp);
+	*bootp_len = udp_len - sizeof(*udp);
+	return 0;
+}
+
+static __always_inline __u32 load_be32(const __u8 *p)
+{
+	return ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | p[3];
+}
+
+// The option walk and the hash run over a per-CPU copy of the options area
+// (and chaddr) with masked indices: the verifier checks each loop body once
+// (bpf_loop) instead of once per path through a packet-pointer loop.
+#define SCRATCH_SIZE 2048
+#define SCRATCH_MASK (SCRATCH_SIZE - 1)
+#define SCRATCH_CHADDR_OFF 1536
+
+struct scratch {
+	__u8 buf[SCRATCH_SIZE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} xdhcp_scratch SEC(".maps");
+
+enum walk_result { WALK_RUNNING = 0, WALK_DONE, WALK_MALFORMED };
+
+struct walk_ctx {
+	struct request req;
+	__u32 off;
+	__u32 limit;
+	__u32 result;
+};
+
+// walk_option reads one option at w->off; bpf_loop calls it at most
+// MAX_OPTION_ITER times.
+static long walk_option(__u64 index, void *data)
+{
+	struct walk_ctx *w = data;
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&xdhcp_scratch, &zero);
+	if (!s) {
+		w->result = WALK_MALFORMED;
+		return 1;
+	}
+	__u32 off = w->off;
+	if (off >= w->limit) {
+		w->result = WALK_DONE; // ran to the end without END: tolerated
+		return 1;
+	}
+	__u8 code = s->buf[off & SCRATCH_MASK];
+	if (code == OPT_PAD) {
+		w->off = off + 1;
+		return 0;
+	}
+	if (code == OPT_END) {
+		w->result = WALK_DONE;
+		return 1;
+	}
+	if (off + 2 > w->limit) {
+		w->result = WALK_MALFORMED;
+		return 1;
+	}
+	__u32 len = s->buf[(off + 1) & SCRATCH_MASK];
+	if (off + 2 + len > w->limit) {
+		w->result = WALK_MALFORMED;
+		return 1;
+	}
+	__u32 v = off + 2;
+	switch (code) {
+	case OPT_MSG_TYPE:
+		if (len != 1)
+			goto malformed;
+		w->req.msg_type = s->buf[v & SCRATCH_MASK];
+		break;
+	case OPT_SERVER_ID:
+		if (len != 4)
+			goto malformed;
+		w->req.has_server_id = 1;
+		// keep network order, as the config map stores server ids
+		w->req.server_id = bpf_htonl(((__u32)s->buf[v & SCRATCH_MASK] << 24) |
+					     ((__u32)s->buf[(v + 1) & SCRATCH_MASK] << 16) |
+					     ((__u32)s->buf[(v + 2) & SCRATCH_MASK] << 8) |
+					     s->buf[(v + 3) & SCRATCH_MASK]);
+		break;
+	case OPT_REQUESTED_IP:
+		if (len != 4)
+			goto malformed;
+		break;
+	case OPT_CLIENT_ID:
+		w->req.cid_off = v;
+		w->req.cid_len = len;
+		break;
+	case OPT_OVERLOAD:
+		w->req.overload = 1;
+		break;
+	}
+	w->off = v + len;
+	return 0;
+malformed:
+	w->result = WALK_MALFORMED;
+	return 1;
+}
+
+// parse_bootp reads the fixed header, copies chaddr and the options to the
+// scratch buffer and walks the options of a BOOTREQUEST.
+static __always_inline int parse_bootp(struct xdp_md *ctx, __u8 *bootp, void *data_end, __u32 bootp_off,
+				       __u32 bootp_len, struct request *req)
+{
+	if (bootp_len < BOOTP_FIXED_LEN || (void *)(bootp + BOOTP_FIXED_LEN) > data_end)
+		return REASON_MALFORMED;
+	if (bootp[0] != BOOTREQUEST)
+		return REASON_NOT_REQUEST;
+	req->hlen = bootp[2];
+	if (req->hlen > MAX_HLEN)
+		return REASON_MALFORMED;
+	req->secs = ((__u16)bootp[BOOTP_SECS_OFF] << 8) | bootp[BOOTP_SECS_OFF + 1];
+	req->ciaddr = *(__u32 *)(bootp + BOOTP_CIADDR_OFF);
+	req->giaddr = *(__u32 *)(bootp + BOOTP_GIADDR_OFF);
+
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&xdhcp_scratch, &zero);
+	if (!s)
+		return REASON_MALFORMED;
+	__builtin_memcpy(&s->buf[SCRATCH_CHADDR_OFF], bootp + BOOTP_CHADDR_OFF, MAX_HLEN);
+
+	__u8 *cookie = bootp + BOOTP_COOKIE_OFF;
+	if (bootp_len <= BOOTP_OPTIONS_OFF || (void *)(cookie + 4) > data_end ||
+	    load_be32(cookie) != DHCP_MAGIC_COOKIE)
+		return 0; // plain BOOTP, or a cookie and no options
+	__u32 limit = bootp_len - BOOTP_OPTIONS_OFF;
+	if (limit > MAX_OPTIONS_LEN)
+		limit = MAX_OPTIONS_LEN;
+	if (bpf_xdp_load_bytes(ctx, bootp_off + BOOTP_OPTIONS_OFF, s->buf, limit) < 0)
+		return REASON_MALFORMED;
+
+	struct walk_ctx w = { .limit = limit };
+	w.req = *req;
+	bpf_loop(MAX_OPTION_ITER, walk_option, &w, 0);
+	*req = w.req;
+	if (w.result != WALK_DONE)
+		return REASON_MALFORMED; // a walk needing more than MAX_OPTION_ITER steps too
+	return 0;
+}
+
+struct hash_ctx {
+	__u32 last; // scratch index of the key's last byte
+	__u8 h;
+};
+
+static long hash_step(__u64 index, void *data)
+{
+	struct hash_ctx *hc = data;
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&xdhcp_scratch, &zero);
+	if (!s)
+		return 1;
+	hc->h = pearson[(hc->h ^ s->buf[(hc->last - index) & SCRATCH_MASK]) & 0xff];
+	return 0;
+}
+
+// client_bucket hashes the key (RFC 3074): option 61 when present and
+// non-empty, else chaddr[0:hlen], walked from its last byte to its first.
+static __always_inline __u8 client_bucket(const struct request *req, const struct xdhcp_config *cfg)
+{
+	__u32 start = SCRATCH_CHADDR_OFF, len = req->hlen;
+	if (req->cid_len && !(cfg->flags & FLAG_CHADDR_ONLY)) {
+		start = req->cid_off;
+		len = req->cid_len;
+	}
+	struct hash_ctx hc = { .last = start + len - 1, .h = len };
+	bpf_loop(len, hash_step, &hc, 0);
+	return hc.h;
+}
+
+static __always_inline int owns(const struct xdhcp_config *cfg, __u8 bucket)
+{
+	int primary = (cfg->hba[bucket >> 3] >> (bucket & 7)) & 1;
+	return primary == (cfg->role == ROLE_PRIMARY);
+}
+
+static __always_inline __u16 effective_secs(__u16 secs, const struct xdhcp_config *cfg)
+{
+	if ((cfg->flags & FLAG_SWAP_SECS) && secs > 255 && (secs & 0xff) == 0)
+		return secs >> 8;
+	return secs;
+}
+
+static __always_inline void count_bucket(__u8 bucket, int reason)
+{
+	__u32 key = bucket;
+	struct xdhcp_bucket_stats *s = bpf_map_lookup_elem(&xdhcp_buckets, &key);
+	if (!s)
+		return;
+	s->seen++;
+	if (reason == REASON_PARTNER_DROPPED)
+		s->dropped++;
+	else if (reason == REASON_SECS_OVERRIDE)
+		s->overridden++;
+}
+
+static __always_inline void count_relay(const struct request *req, int reason, __u16 secs)
+{
+	__u32 key = req->giaddr;
+	struct xdhcp_relay_stats *s = bpf_map_lookup_elem(&xdhcp_relays, &key);
+	if (!s) {
+		struct xdhcp_relay_stats zero = {};
+		bpf_map_update_elem(&xdhcp_relays, &key, &zero, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&xdhcp_relays, &key);
+		if (!s)
+			return;
+	}
+	__sync_fetch_and_add(&s->requests, 1);
+	if (reason == REASON_OWNED)
+		__sync_fetch_and_add(&s->owned, 1);
+	else if (reason == REASON_PARTNER_DROPPED)
+		__sync_fetch_and_add(&s->partner_dropped, 1);
+	else if (reason == REASON_SECS_OVERRIDE) {
+		__sync_fetch_and_add(&s->partner_overridden, 1);
+		if (secs > s->max_override_secs)
+			s->max_override_secs = secs;
+	}
+	s->last_seen_ns = bpf_ktime_get_ns();
+}
+
+// hash_gate: the owner answers; the partner only once secs reaches the threshold.
+static __always_inline int hash_gate(const struct request *req, const struct xdhcp_config *cfg)
+{
+	__u8 bucket = client_bucket(req, cfg);
+	__u16 secs = effective_secs(req->secs, cfg);
+	int reason;
+	if (cfg->threshold == 0)
+		reason = REASON_LB_OFF;
+	else if (owns(cfg, bucket))
+		reason = REASON_OWNED;
+	else if (secs >= cfg->threshold)
+		reason = REASON_SECS_OVERRIDE;
+	else
+		reason = REASON_PARTNER_DROPPED;
+	count_bucket(bucket, reason);
+	if (cfg->flags & FLAG_RELAY_STATS)
+		count_relay(req, reason, secs);
+	return reason;
+}
+
+// server_id_gate: a message naming a server belongs to that server. With no
+// identifiers configured this server cannot tell, so the hash decides.
+static __always_inline int server_id_gate(const struct request *req, const struct xdhcp_config *cfg)
+{
+	if (cfg->server_id_count == 0)
+		return hash_gate(req, cfg);
+#pragma unroll
+	for (int i = 0; i < MAX_SERVER_IDS; i++) {
+		if (i < cfg->server_id_count && cfg->server_ids[i] == req->server_id)
+			return REASON_SERVER_ID_MINE;
+	}
+	return REASON_OTHER_SERVER_DROPPED;
+}
+
+// decide applies the NORMAL-state message rules.
+static __always_inline int decide(const struct request *req, const struct xdhcp_config *cfg)
+{
+	if (cfg->state != STATE_NORMAL)
+		return REASON_STATE_PASS;
+	if (req->overload)
+		return REASON_OVERLOAD;
+	switch (req->msg_type) {
+	case MSG_NONE:
+	case MSG_DISCOVER:
+	case MSG_INFORM:
+		return hash_gate(req, cfg);
+	case MSG_REQUEST:
+		if (req->ciaddr)
+			return REASON_RENEW_REBIND;
+		if (req->has_server_id)
+			return server_id_gate(req, cfg);
+		return hash_gate(req, cfg); // INIT-REBOOT
+	case MSG_DECLINE:
+	case MSG_RELEASE:
+		if (req->has_server_id)
+			return server_id_gate(req, cfg);
+		return hash_gate(req, cfg);
+	}
+	return REASON_OTHER_MESSAGE;
+}
+
+static __always_inline const struct xdhcp_config *active_config(void)
+{
+	__u32 zero = 0;
+	__u32 *slot = bpf_map_lookup_elem(&xdhcp_active, &zero);
+	if (!slot)
+		return 0;
+	__u32 idx = *slot & 1;
+	return bpf_map_lookup_elem(&xdhcp_cfg, &idx);
+}
+
+static __always_inline int verdict(int reason)
+{
+	__u32 key = reason;
+	__u64 *n = bpf_map_lookup_elem(&xdhcp_verdicts, &key);
+	if (n)
+		(*n)++;
+	switch (reason) {
+	case REASON_MALFORMED_DROPPED:
+	case REASON_OTHER_SERVER_DROPPED:
+	case REASON_PARTNER_DROPPED:
+		return XDP_DROP;
+	}
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int xdhcp_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 bootp_off = 0, bootp_len = 0;
+
+	int reason = parse_l2_l4(data, data_end, &bootp_off, &bootp_len);
+	if (reason && reason != REASON_MALFORMED)
+		return verdict(reason);
+
+	const struct xdhcp_config *cfg = active_config();
+	if (!cfg)
+		return verdict(reason);
+
+	__u8 *bootp = data + (bootp_off & 0xff);
+	struct request req = {};
+	if (!reason)
+		reason = parse_bootp(ctx, bootp, data_end, bootp_off, bootp_len, &req);
+	if (reason == REASON_MALFORMED && (cfg->flags & FLAG_DROP_MALFORMED))
+		reason = REASON_MALFORMED_DROPPED;
+	if (reason)
+		return verdict(reason);
+	return verdict(decide(&req, cfg));
+}

@@ -1,0 +1,285 @@
+package loader
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdhcp/xdhcp/userspace/decide"
+)
+
+var ebpfPermErr = unix.EPERM
+
+// Map names as the kernel knows them (and as pinned under bpffs).
+const (
+	mapConfig   = "xdhcp_cfg"
+	mapActive   = "xdhcp_active"
+	mapVerdicts = "xdhcp_verdicts"
+	mapBuckets  = "xdhcp_buckets"
+	mapRelays   = "xdhcp_relays"
+)
+
+// Maps is the program's state: its configuration and its counters.
+type Maps struct {
+	cfg, active, verdicts, buckets, relays *ebpf.Map
+}
+
+func (m *Maps) byName() map[string]*ebpf.Map {
+	return map[string]*ebpf.Map{
+		mapConfig: m.cfg, mapActive: m.active, mapVerdicts: m.verdicts,
+		mapBuckets: m.buckets, mapRelays: m.relays,
+	}
+}
+
+// fromNamed builds Maps from maps found by name (pins or map IDs).
+func fromNamed(named map[string]*ebpf.Map) (*Maps, error) {
+	m := &Maps{cfg: named[mapConfig], active: named[mapActive], verdicts: named[mapVerdicts],
+		buckets: named[mapBuckets], relays: named[mapRelays]}
+	for name, mp := range m.byName() {
+		if mp == nil {
+			return nil, fmt.Errorf("map %s missing", name)
+		}
+	}
+	return m, nil
+}
+
+// Close releases this process's map handles.
+func (m *Maps) Close() error {
+	var errs []error
+	for _, mp := range m.byName() {
+		if mp != nil {
+			errs = append(errs, mp.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Config reads the configuration the program applies now.
+func (m *Maps) Config() (decide.Config, error) {
+	var raw xdhcpXdhcpConfig
+	idx, err := m.activeSlot()
+	if err != nil {
+		return decide.Config{}, err
+	}
+	if err := m.cfg.Lookup(idx, &raw); err != nil {
+		return decide.Config{}, fmt.Errorf("read config slot %d: %w", idx, err)
+	}
+	return fromRaw(raw), nil
+}
+
+// SetConfig makes c the configuration from the next packet on. It writes the
+// idle slot and then flips the active index, so no packet sees half of it.
+func (m *Maps) SetConfig(c decide.Config) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	idx, err := m.activeSlot()
+	if err != nil {
+		return err
+	}
+	next := idx ^ 1
+	raw := toRaw(c)
+	if err := m.cfg.Update(next, &raw, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("write config slot %d: %w", next, err)
+	}
+	if err := m.active.Update(uint32(0), next, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("switch to config slot %d: %w", next, err)
+	}
+	return nil
+}
+
+// UpdateConfig reads, changes and writes the configuration.
+func (m *Maps) UpdateConfig(change func(*decide.Config) error) error {
+	c, err := m.Config()
+	if err != nil {
+		return err
+	}
+	if err := change(&c); err != nil {
+		return err
+	}
+	return m.SetConfig(c)
+}
+
+func (m *Maps) activeSlot() (uint32, error) {
+	var idx uint32
+	if err := m.active.Lookup(uint32(0), &idx); err != nil {
+		return 0, fmt.Errorf("read active config slot: %w", err)
+	}
+	return idx & 1, nil
+}
+
+func toRaw(c decide.Config) xdhcpXdhcpConfig {
+	raw := xdhcpXdhcpConfig{Hba: c.HBA, Threshold: c.Threshold, Role: uint8(c.Role), State: uint8(c.State),
+		ServerIdCount: uint8(len(c.ServerIDs))}
+	for i, a := range c.ServerIDs {
+		b := a.As4()
+		raw.ServerIds[i] = binary.NativeEndian.Uint32(b[:]) // the program compares raw network-order words
+	}
+	for _, f := range []struct {
+		on   bool
+		flag xdhcpXdhcpFlags
+	}{
+		{c.ChaddrOnly, xdhcpXdhcpFlagsFLAG_CHADDR_ONLY}, {c.SwapSecs, xdhcpXdhcpFlagsFLAG_SWAP_SECS},
+		{c.DropMalformed, xdhcpXdhcpFlagsFLAG_DROP_MALFORMED}, {c.RelayStats, xdhcpXdhcpFlagsFLAG_RELAY_STATS},
+	} {
+		if f.on {
+			raw.Flags |= uint8(f.flag)
+		}
+	}
+	return raw
+}
+
+func fromRaw(raw xdhcpXdhcpConfig) decide.Config {
+	c := decide.Config{HBA: raw.Hba, Role: decide.Role(raw.Role), Threshold: raw.Threshold, State: decide.State(raw.State),
+		ChaddrOnly:    raw.Flags&uint8(xdhcpXdhcpFlagsFLAG_CHADDR_ONLY) != 0,
+		SwapSecs:      raw.Flags&uint8(xdhcpXdhcpFlagsFLAG_SWAP_SECS) != 0,
+		DropMalformed: raw.Flags&uint8(xdhcpXdhcpFlagsFLAG_DROP_MALFORMED) != 0,
+		RelayStats:    raw.Flags&uint8(xdhcpXdhcpFlagsFLAG_RELAY_STATS) != 0,
+	}
+	for i := 0; i < int(raw.ServerIdCount) && i < len(raw.ServerIds); i++ {
+		var b [4]byte
+		binary.NativeEndian.PutUint32(b[:], raw.ServerIds[i])
+		c.ServerIDs = append(c.ServerIDs, netip.AddrFrom4(b))
+	}
+	return c
+}
+
+// Verdicts are the packet counts per reason, summed over CPUs.
+type Verdicts [decide.NumReasons]uint64
+
+// Total is every packet the program saw.
+func (v Verdicts) Total() uint64 {
+	var n uint64
+	for _, c := range v {
+		n += c
+	}
+	return n
+}
+
+// Dropped is every packet the program dropped.
+func (v Verdicts) Dropped() uint64 {
+	var n uint64
+	for r, c := range v {
+		if decide.Reason(r).Drops() {
+			n += c
+		}
+	}
+	return n
+}
+
+// Verdicts reads the verdict counters.
+func (m *Maps) Verdicts() (Verdicts, error) {
+	var v Verdicts
+	var per []uint64
+	for r := range v {
+		if err := m.verdicts.Lookup(uint32(r), &per); err != nil {
+			return v, fmt.Errorf("read verdict counter %s: %w", decide.Reason(r), err)
+		}
+		for _, n := range per {
+			v[r] += n
+		}
+	}
+	return v, nil
+}
+
+// BucketStats counts hash-gated packets per bucket.
+type BucketStats struct {
+	Seen       uint64 `json:"seen"`
+	Dropped    uint64 `json:"dropped"`
+	Overridden uint64 `json:"overridden"`
+}
+
+// Buckets reads the per-bucket counters.
+func (m *Maps) Buckets() ([256]BucketStats, error) {
+	var out [256]BucketStats
+	var per []xdhcpXdhcpBucketStats
+	for b := range out {
+		if err := m.buckets.Lookup(uint32(b), &per); err != nil {
+			return out, fmt.Errorf("read bucket %d counters: %w", b, err)
+		}
+		for _, s := range per {
+			out[b].Seen += s.Seen
+			out[b].Dropped += s.Dropped
+			out[b].Overridden += s.Overridden
+		}
+	}
+	return out, nil
+}
+
+// RelayStats counts hash-gated requests per relay (giaddr; 0.0.0.0 is direct).
+type RelayStats struct {
+	Relay             netip.Addr `json:"relay"`
+	Requests          uint64     `json:"requests"`
+	Owned             uint64     `json:"owned"`
+	PartnerDropped    uint64     `json:"partner_dropped"`
+	PartnerOverridden uint64     `json:"partner_overridden"`
+	MaxOverrideSecs   uint16     `json:"max_override_secs"`
+	LastSeen          time.Time  `json:"last_seen"`
+}
+
+// Relays reads the per-relay counters.
+func (m *Maps) Relays() ([]RelayStats, error) {
+	var (
+		key uint32
+		val xdhcpXdhcpRelayStats
+		out []RelayStats
+	)
+	boot := bootTime()
+	it := m.relays.Iterate()
+	for it.Next(&key, &val) {
+		var b [4]byte
+		binary.NativeEndian.PutUint32(b[:], key)
+		out = append(out, RelayStats{Relay: netip.AddrFrom4(b), Requests: val.Requests, Owned: val.Owned,
+			PartnerDropped: val.PartnerDropped, PartnerOverridden: val.PartnerOverridden,
+			MaxOverrideSecs: val.MaxOverrideSecs, LastSeen: boot.Add(time.Duration(val.LastSeenNs))})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read relay counters: %w", err)
+	}
+	return out, nil
+}
+
+// bootTime is the wall-clock time of CLOCK_MONOTONIC zero (bpf_ktime_get_ns).
+func bootTime() time.Time {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return time.Time{}
+	}
+	return time.Now().Add(-time.Duration(ts.Nano()))
+}
+
+// ResetCounters zeroes every counter (tests, operators starting a measurement).
+func (m *Maps) ResetCounters() error {
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return fmt.Errorf("count possible CPUs: %w", err)
+	}
+	zero := make([]uint64, ncpu)
+	for r := 0; r < int(decide.NumReasons); r++ {
+		if err := m.verdicts.Update(uint32(r), zero, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("reset verdict counter: %w", err)
+		}
+	}
+	zb := make([]xdhcpXdhcpBucketStats, ncpu)
+	for b := 0; b < 256; b++ {
+		if err := m.buckets.Update(uint32(b), zb, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("reset bucket counter: %w", err)
+		}
+	}
+	var key uint32
+	var keys []uint32
+	it := m.relays.Iterate()
+	var val xdhcpXdhcpRelayStats
+	for it.Next(&key, &val) {
+		keys = append(keys, key)
+	}
+	for _, k := range keys {
+		_ = m.relays.Delete(k) // an entry the LRU evicted meanwhile is fine
+	}
+	return nil
+}

@@ -24,6 +24,24 @@ const (
 	mapRelays   = "xdhcp_relays"
 )
 
+// stateMapNames are the maps that outlive a program replace.
+var stateMapNames = [...]string{mapConfig, mapActive, mapVerdicts, mapBuckets, mapRelays}
+
+func isStateMap(name string) bool {
+	for _, n := range stateMapNames {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+func closeAll(named map[string]*ebpf.Map) {
+	for _, m := range named {
+		m.Close()
+	}
+}
+
 // Maps is the program's state: its configuration and its counters.
 type Maps struct {
 	cfg, active, verdicts, buckets, relays *ebpf.Map

@@ -79,6 +79,9 @@ enum xdhcp_reason {
 	REASON_MAX,
 };
 
+// Parsers return PARSE_OK to go on, or the reason to stop with.
+#define PARSE_OK REASON_MAX
+
 enum xdhcp_role { ROLE_PRIMARY = 0, ROLE_SECONDARY = 1 };
 
 // Only NORMAL applies the rules; zero (STARTUP) passes everything, so an
@@ -187,8 +190,8 @@ struct request {
 	__u8 overload;
 };
 
-// parse_l2_l4 walks Ethernet, VLAN tags, IPv4 and UDP. It returns 0 and the
-// BOOTP start and length, or the reason to pass the frame untouched.
+// parse_l2_l4 walks Ethernet, VLAN tags, IPv4 and UDP. It returns PARSE_OK
+// and the BOOTP start and length, or the reason to pass the frame untouched.
 static __always_inline int parse_l2_l4(void *data, void *data_end, __u32 *bootp_off, __u32 *bootp_len)
 {
 	struct ethhdr *eth = data;
@@ -230,7 +233,7 @@ static __always_inline int parse_l2_l4(void *data, void *data_end, __u32 *bootp_
 
 	*bootp_off = off + sizeof(*udp);
 	*bootp_len = udp_len - sizeof(*udp);
-	return 0;
+	return PARSE_OK;
 }
 
 static __always_inline __u32 load_be32(const __u8 *p)
@@ -360,7 +363,7 @@ static __always_inline int parse_bootp(struct xdp_md *ctx, __u8 *bootp, void *da
 	__u8 *cookie = bootp + BOOTP_COOKIE_OFF;
 	if (bootp_len <= BOOTP_OPTIONS_OFF || (void *)(cookie + 4) > data_end ||
 	    load_be32(cookie) != DHCP_MAGIC_COOKIE)
-		return 0; // plain BOOTP, or a cookie and no options
+		return PARSE_OK; // plain BOOTP, or a cookie and no options
 	__u32 limit = bootp_len - BOOTP_OPTIONS_OFF;
 	if (limit > MAX_OPTIONS_LEN)
 		limit = MAX_OPTIONS_LEN;
@@ -373,7 +376,7 @@ static __always_inline int parse_bootp(struct xdp_md *ctx, __u8 *bootp, void *da
 	*req = w.req;
 	if (w.result != WALK_DONE)
 		return REASON_MALFORMED; // a walk needing more than MAX_OPTION_ITER steps too
-	return 0;
+	return PARSE_OK;
 }
 
 struct hash_ctx {
@@ -550,20 +553,20 @@ int xdhcp_xdp(struct xdp_md *ctx)
 	__u32 bootp_off = 0, bootp_len = 0;
 
 	int reason = parse_l2_l4(data, data_end, &bootp_off, &bootp_len);
-	if (reason && reason != REASON_MALFORMED)
+	if (reason != PARSE_OK && reason != REASON_MALFORMED)
 		return verdict(reason);
 
 	const struct xdhcp_config *cfg = active_config();
 	if (!cfg)
-		return verdict(reason);
+		return verdict(reason == PARSE_OK ? REASON_STATE_PASS : reason);
 
 	__u8 *bootp = data + (bootp_off & 0xff);
 	struct request req = {};
-	if (!reason)
+	if (reason == PARSE_OK)
 		reason = parse_bootp(ctx, bootp, data_end, bootp_off, bootp_len, &req);
 	if (reason == REASON_MALFORMED && (cfg->flags & FLAG_DROP_MALFORMED))
 		reason = REASON_MALFORMED_DROPPED;
-	if (reason)
+	if (reason != PARSE_OK)
 		return verdict(reason);
 	return verdict(decide(&req, cfg));
 }

@@ -274,8 +274,8 @@ func TestBOOTPEdgesInKernel(t *testing.T) {
 		{"option 61 empty", raw(53, 1, 1, 61, 0, 255), decide.ReasonOwned},
 		{"option 61 truncated", raw(53, 1, 1, 61, 7, 1, 0, 0), decide.ReasonMalformed},
 		{"option 61 of 255 bytes", raw(append(append([]byte{53, 1, 1, 61, 255}, longCID...), 255)...), decide.Reason(0)},
-		{"hlen 0", withHlen(0), decide.ReasonOwned},   // empty key: bucket 0, the primary's
-		{"hlen 16", withHlen(16), decide.Reason(0)},   // computed below
+		{"hlen 0", withHlen(0), decide.ReasonOwned}, // empty key: bucket 0, the primary's
+		{"hlen 16", withHlen(16), decide.Reason(0)}, // computed below
 		{"hlen 17", withHlen(17), decide.ReasonMalformed},
 		{"no END", raw(53, 1, 1), decide.ReasonOwned},
 		{"option length past end", raw(53, 1, 1, 12, 40, 'a'), decide.ReasonMalformed},

@@ -77,8 +77,8 @@ func TestDiagnose(t *testing.T) {
 	relay := netip.MustParseAddr("198.18.7.1")
 	direct := netip.IPv4Unspecified()
 	secsWindows := []uint16{0, 1, 2, 3, 4, 5, 6, 7, 8, 9} // dhcp-seconds.pcap: one retransmission per second
-	secsRFC := []uint16{0, 4, 12, 28}                       // RFC 2131 backoff 4, 8, 16 s
-	firstOnly := []uint16{0}                                // the partner answered the first DISCOVER
+	secsRFC := []uint16{0, 4, 12, 28}                     // RFC 2131 backoff 4, 8, 16 s
+	firstOnly := []uint16{0}                              // the partner answered the first DISCOVER
 	for _, tc := range []struct {
 		name  string
 		stats loader.RelayStats

@@ -1,0 +1,82 @@
+package bench
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+)
+
+// XDP actions.
+const (
+	xdpDrop = 1
+	xdpPass = 2
+)
+
+// TrivialPass is the baseline of the cost bench: an XDP program that only
+// returns XDP_PASS.
+func TrivialPass() (*ebpf.Program, error) {
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name: "xb_trivial_pass", Type: ebpf.XDP, License: "Dual BSD/GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, xdpPass), asm.Return()},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load trivial XDP_PASS program: %w", err)
+	}
+	return p, nil
+}
+
+// Counter is a trivial XDP program that counts every packet in a per-CPU
+// counter and returns one fixed action: the receiver baseline.
+type Counter struct {
+	Prog  *ebpf.Program
+	count *ebpf.Map
+}
+
+// NewCounter loads a counting program returning action (XDP_DROP or XDP_PASS).
+func NewCounter(action int32) (*Counter, error) {
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "xb_count", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+	if err != nil {
+		return nil, fmt.Errorf("create counter map: %w", err)
+	}
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name: "xb_trivial_count", Type: ebpf.XDP, License: "Dual BSD/GPL",
+		Instructions: asm.Instructions{
+			asm.StoreImm(asm.RFP, -4, 0, asm.Word),
+			asm.Mov.Reg(asm.R2, asm.RFP),
+			asm.Add.Imm(asm.R2, -4),
+			asm.LoadMapPtr(asm.R1, m.FD()),
+			asm.FnMapLookupElem.Call(),
+			asm.JEq.Imm(asm.R0, 0, "out"),
+			asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+			asm.Add.Imm(asm.R1, 1),
+			asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
+			asm.Mov.Imm(asm.R0, action).WithSymbol("out"),
+			asm.Return(),
+		},
+	})
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("load trivial counting XDP program: %w", err)
+	}
+	return &Counter{Prog: p, count: m}, nil
+}
+
+// Count is the packets seen, summed over CPUs.
+func (c *Counter) Count() (uint64, error) {
+	var per []uint64
+	if err := c.count.Lookup(uint32(0), &per); err != nil {
+		return 0, fmt.Errorf("read trivial program's counter: %w", err)
+	}
+	var n uint64
+	for _, v := range per {
+		n += v
+	}
+	return n, nil
+}
+
+// Close unloads the program and its map.
+func (c *Counter) Close() error {
+	c.Prog.Close()
+	return c.count.Close()
+}

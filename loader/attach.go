@@ -156,17 +156,19 @@ func Detach(ifname string, pins *PinDir) error {
 	if err := checkOurs(ifname, x.ProgId); err != nil {
 		return err
 	}
-	if pins != nil {
-		_ = os.Remove(pins.linkPath(ifname))
-	}
 	l, err := findXDPLink(nlink.Attrs().Index)
 	if err != nil {
 		return fmt.Errorf("detach %s: %w", ifname, err)
 	}
 	if l != nil {
 		defer l.Close()
+		// Detach before unpinning: dropping the last reference first would
+		// leave the kernel to release the link asynchronously.
 		if err := l.Detach(); err != nil {
 			return fmt.Errorf("detach %s: %w", ifname, err)
+		}
+		if pins != nil {
+			_ = os.Remove(pins.linkPath(ifname))
 		}
 		return nil
 	}

@@ -47,17 +47,23 @@ func OpenPinDir(dir string) (*PinDir, error) {
 	return pd, nil
 }
 
-// sharesHostMounts says whether this process sees the same mounts as PID 1.
+// initMountNSInode is the fixed inode of the initial mount namespace
+// (PROC_MNT_INIT_INO, Linux 6.x), for hosts where /proc/1 is not readable.
+const initMountNSInode = "mnt:[4026531832]"
+
+// sharesHostMounts says whether this process sees the host's mounts (PID 1's,
+// or the initial mount namespace when PID 1 hides its namespaces). Under
+// `ip netns exec` it does not: that gives every command a private mount
+// namespace whose mounts vanish with it.
 func sharesHostMounts() (bool, error) {
 	self, err := os.Readlink("/proc/self/ns/mnt")
 	if err != nil {
 		return false, err
 	}
-	init, err := os.Readlink("/proc/1/ns/mnt")
-	if err != nil {
-		return false, err
+	if init, err := os.Readlink("/proc/1/ns/mnt"); err == nil {
+		return self == init, nil
 	}
-	return self == init, nil
+	return self == initMountNSInode, nil
 }
 
 func isBPFFS(path string) bool {

@@ -129,3 +129,14 @@ func (h HBA) Count(r Role) int {
 	}
 	return n
 }
+
+// MarshalText and UnmarshalText print the assignment as 64 hex digits.
+func (h HBA) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+func (h *HBA) UnmarshalText(b []byte) error {
+	v, err := ParseHBA(string(b))
+	if err != nil {
+		return err
+	}
+	*h = v
+	return nil
+}

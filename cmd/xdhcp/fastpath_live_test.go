@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xdhcp/xdhcp/userspace/frames"
+	"github.com/xdhcp/xdhcp/userspace/labnet"
+)
+
+// buildBinary builds xdhcp once per test binary run into a temp dir.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "xdhcp")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces and XDP (run as root; CI does)")
+	}
+}
+
+// lab is a server namespace and a client namespace joined by a veth pair.
+type lab struct {
+	srv, cli *labnet.NS
+	tx       *labnet.PacketSocket
+}
+
+func newLab(t *testing.T, prefix string) *lab {
+	t.Helper()
+	needRoot(t)
+	ctx := context.Background()
+	id := fmt.Sprintf("%s%d", prefix, os.Getpid()%100000)
+	srv, err := labnet.NewNS(ctx, id+"s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	cli, err := labnet.NewNS(ctx, id+"c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	if err := labnet.Veth(ctx, srv, "srv0", "198.18.0.1/24", cli, "cli0", ""); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := cli.OpenPacketSocket("cli0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Close() })
+	return &lab{srv: srv, cli: cli, tx: tx}
+}
+
+// run runs the binary with args through wrap (ip netns exec or nsenter) and returns stdout.
+func run(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
+type statsJSON struct {
+	Total    uint64            `json:"total"`
+	Dropped  uint64            `json:"dropped"`
+	Verdicts map[string]uint64 `json:"verdicts"`
+}
+
+func readStatsJSON(t *testing.T, out string) statsJSON {
+	t.Helper()
+	var s statsJSON
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("stats --json: %v\n%s", err, out)
+	}
+	return s
+}
+
+// sendSecs sends one DISCOVER per secs value for a client the primary owns.
+func (l *lab) sendSecs(t *testing.T, from, to uint16) {
+	t.Helper()
+	mac := net.HardwareAddr{0, 0, 1, 2, 3, 5} // bucket 45: the primary's under split 128
+	for s := from; s <= to; s++ {
+		if err := l.tx.Send(frames.Discover(mac, s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitStats polls stats until total reaches want (frames cross the veth asynchronously).
+func waitStats(t *testing.T, stats func() statsJSON, want uint64) statsJSON {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := stats()
+		if s.Verdicts["partner-dropped"]+s.Verdicts["secs-override"]+s.Verdicts["state-pass"]+s.Verdicts["owned"] >= want || time.Now().After(deadline) {
+			return s
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Each command is its own process under its own `ip netns exec` (a fresh
+// /sys, no host bpffs): attach must outlive its process, and every later
+// command must find the program's maps again through the interface.
+func TestFastPathCommandsUnderIPNetnsExec(t *testing.T) {
+	l := newLab(t, "xdn")
+	bin := buildBinary(t)
+	ctx := context.Background()
+	x := func(args ...string) string { return run(t, l.srv.Command(ctx, bin, args...)) }
+	t.Cleanup(func() { _ = l.srv.Command(ctx, bin, "detach", "--iface", "srv0").Run() })
+
+	out := x("attach", "--iface", "srv0", "--mode", "native", "--role", "secondary", "--split", "128", "--threshold", "6", "--json")
+	if !strings.Contains(out, `"via": "netlink"`) {
+		t.Fatalf("attach under ip netns exec should use netlink: %s", out)
+	}
+	stats := func() statsJSON { return readStatsJSON(t, x("stats", "--json")) }
+	l.sendSecs(t, 0, 9)
+	s := waitStats(t, stats, 10)
+	if s.Verdicts["partner-dropped"] != 6 || s.Verdicts["secs-override"] != 4 {
+		t.Fatalf("threshold 6: verdicts %v, want 6 dropped and 4 overridden", s.Verdicts)
+	}
+
+	x("threshold", "set", "3")
+	if got := x("threshold", "get", "--json"); !strings.Contains(got, `"threshold": 3`) {
+		t.Fatalf("threshold get: %s", got)
+	}
+	l.sendSecs(t, 0, 9)
+	s = waitStats(t, stats, 20)
+	if s.Verdicts["partner-dropped"] != 6+3 || s.Verdicts["secs-override"] != 4+7 {
+		t.Fatalf("threshold 3: verdicts %v", s.Verdicts)
+	}
+
+	x("buckets", "set", "--role", "primary")
+	l.sendSecs(t, 0, 1)
+	s = waitStats(t, stats, 22)
+	if s.Verdicts["owned"] != 2 {
+		t.Fatalf("as primary: verdicts %v, want 2 owned", s.Verdicts)
+	}
+
+	x("state", "set", "partner-down")
+	x("buckets", "set", "--role", "secondary")
+	l.sendSecs(t, 0, 4)
+	s = waitStats(t, stats, 27)
+	if s.Verdicts["state-pass"] != 5 || s.Verdicts["partner-dropped"] != 9 {
+		t.Fatalf("partner-down: verdicts %v, want 5 state-pass and no new drops", s.Verdicts)
+	}
+
+	// Re-attaching replaces the program in place and keeps the counters.
+	out = x("attach", "--iface", "srv0", "--mode", "native", "--role", "secondary", "--threshold", "6", "--json")
+	if !strings.Contains(out, `"via": "netlink"`) {
+		t.Fatalf("re-attach: %s", out)
+	}
+	if s2 := stats(); s2.Total < s.Total {
+		t.Fatalf("re-attach lost counters: %d then %d", s.Total, s2.Total)
+	}
+	x("detach", "--iface", "srv0")
+	if err := l.srv.Command(ctx, bin, "stats", "--json").Run(); err == nil {
+		t.Fatal("stats after detach found a program")
+	}
+}
+
+// With the host's mounts (nsenter --net), attach pins the maps and a bpf_link
+// under the pin dir; later commands find them there.
+func TestFastPathCommandsWithPins(t *testing.T) {
+	l := newLab(t, "xdp")
+	bin := buildBinary(t)
+	ctx := context.Background()
+	pinDir := fmt.Sprintf("/sys/fs/bpf/xdhcp-test-xd-%d", os.Getpid())
+	t.Cleanup(func() { os.RemoveAll(pinDir) })
+	x := func(args ...string) string {
+		return run(t, l.srv.NetCommand(ctx, bin, append(args, "--pin-dir", pinDir)...))
+	}
+	t.Cleanup(func() { _ = l.srv.NetCommand(ctx, bin, "detach", "--iface", "srv0", "--unpin", "--pin-dir", pinDir).Run() })
+
+	out := x("attach", "--iface", "srv0", "--role", "secondary", "--threshold", "6", "--json")
+	if !strings.Contains(out, `"via": "link"`) {
+		t.Fatalf("attach with host mounts should pin a bpf_link: %s", out)
+	}
+	for _, name := range []string{"xdhcp_cfg", "xdhcp_verdicts", "links/srv0"} {
+		if _, err := os.Stat(filepath.Join(pinDir, name)); err != nil {
+			t.Errorf("pin %s: %v", name, err)
+		}
+	}
+	l.sendSecs(t, 0, 9)
+	s := waitStats(t, func() statsJSON { return readStatsJSON(t, x("stats", "--json")) }, 10)
+	if s.Verdicts["partner-dropped"] != 6 || s.Verdicts["secs-override"] != 4 {
+		t.Fatalf("verdicts %v, want 6 dropped and 4 overridden", s.Verdicts)
+	}
+	// Replace through the pinned link: same maps, program swapped with no gap.
+	out = x("attach", "--iface", "srv0", "--role", "secondary", "--threshold", "6", "--json")
+	if !strings.Contains(out, `"via": "link"`) {
+		t.Fatalf("re-attach: %s", out)
+	}
+	x("detach", "--iface", "srv0", "--unpin")
+	if _, err := os.Stat(pinDir); !os.IsNotExist(err) {
+		t.Errorf("pin dir still there after detach --unpin: %v", err)
+	}
+}

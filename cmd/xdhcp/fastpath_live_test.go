@@ -188,7 +188,9 @@ func TestFastPathCommandsWithPins(t *testing.T) {
 	x := func(args ...string) string {
 		return run(t, l.srv.NetCommand(ctx, bin, append(args, "--pin-dir", pinDir)...))
 	}
-	t.Cleanup(func() { _ = l.srv.NetCommand(ctx, bin, "detach", "--iface", "srv0", "--unpin", "--pin-dir", pinDir).Run() })
+	t.Cleanup(func() {
+		_ = l.srv.NetCommand(ctx, bin, "detach", "--iface", "srv0", "--unpin", "--pin-dir", pinDir).Run()
+	})
 
 	out := x("attach", "--iface", "srv0", "--role", "secondary", "--threshold", "6", "--json")
 	if !strings.Contains(out, `"via": "link"`) {

@@ -1,0 +1,397 @@
+package lease
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/xdhcp/xdhcp/userspace/decide"
+)
+
+// Errors the server maps to its answers.
+var (
+	ErrNoAddress      = errors.New("no free address in this server's share of the pool")
+	ErrNoPool         = errors.New("no pool for this subnet")
+	ErrInUse          = errors.New("address is bound to another client or on probation")
+	ErrNotInSubnet    = errors.New("address is not in the client's subnet")
+	ErrUnknownAddress = errors.New("address is neither in a range nor reserved for the client")
+	ErrNotYours       = errors.New("address is not bound to this client")
+)
+
+// offer holds an offered address for its client until until.
+type offer struct {
+	client string
+	until  time.Time
+}
+
+// pool is a Pool with this server's share and its free lists.
+type pool struct {
+	Pool
+	own []Range
+	// Fresh addresses (never seen in a lease or offer) come from a cursor
+	// over the own ranges; once it has walked them all, reuse comes from
+	// free, ordered by when each address became free (oldest first).
+	cur       int
+	next      uint32
+	exhausted bool
+	free      freeHeap
+}
+
+type freeEntry struct {
+	at time.Time
+	ip netip.Addr
+}
+
+type freeHeap []freeEntry
+
+func (h freeHeap) Len() int           { return len(h) }
+func (h freeHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h freeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *freeHeap) Push(x any)        { *h = append(*h, x.(freeEntry)) }
+func (h *freeHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+func (p *pool) pushFree(ip netip.Addr, at time.Time) { heap.Push(&p.free, freeEntry{at, ip}) }
+
+func (p *pool) owns(ip netip.Addr) bool {
+	for _, r := range p.own {
+		if r.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// SetPools replaces the pools (configuration reload).
+func (s *Store) SetPools(pools []Pool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setPoolsLocked(pools)
+}
+
+// SetShare changes this server's share of every range to role's part under
+// hba (see Share). The failover engine calls it when it rebalances or when
+// the partner is down (HBA all to this role: the whole range).
+func (s *Store) SetShare(hba decide.HBA, role decide.Role) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hba, s.role = hba, role
+	cfg := make([]Pool, len(s.pools))
+	for i, p := range s.pools {
+		cfg[i] = p.Pool
+	}
+	s.setPoolsLocked(cfg)
+}
+
+// Shares reports this server's own ranges per subnet.
+func (s *Store) Shares() map[netip.Prefix][]Range {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[netip.Prefix][]Range{}
+	for _, p := range s.pools {
+		out[p.Subnet] = append([]Range(nil), p.own...)
+	}
+	return out
+}
+
+func (s *Store) setPoolsLocked(cfg []Pool) {
+	s.pools = s.pools[:0]
+	for _, c := range cfg {
+		p := &pool{Pool: c}
+		for _, r := range c.Ranges {
+			if own, ok := Share(r, s.hba, s.role); ok {
+				p.own = append(p.own, own)
+			}
+		}
+		if len(p.own) > 0 {
+			p.next = u32(p.own[0].Start)
+		} else {
+			p.exhausted = true
+		}
+		s.pools = append(s.pools, p)
+	}
+	for ip := range s.byIP {
+		if p := s.poolOf(ip); p != nil {
+			p.pushFree(ip, s.freeAt(ip))
+		}
+	}
+	for ip := range s.offers {
+		if _, ok := s.byIP[ip]; !ok {
+			if p := s.poolOf(ip); p != nil {
+				p.pushFree(ip, s.freeAt(ip))
+			}
+		}
+	}
+}
+
+func (s *Store) poolOf(ip netip.Addr) *pool {
+	for _, p := range s.pools {
+		if p.Contains(ip) {
+			return p
+		}
+	}
+	return nil
+}
+
+func (s *Store) poolFor(subnet netip.Prefix) *pool {
+	for _, p := range s.pools {
+		if p.Subnet == subnet {
+			return p
+		}
+	}
+	return nil
+}
+
+// freeAt is when ip became (or becomes) free: the later of its lease's
+// expiry (release time, end of probation) and its offer's hold.
+func (s *Store) freeAt(ip netip.Addr) time.Time {
+	var t time.Time
+	if l, ok := s.byIP[ip]; ok {
+		t = l.Expiry
+	}
+	if o, ok := s.offers[ip]; ok && o.until.After(t) {
+		t = o.until
+	}
+	return t
+}
+
+// freeFor says whether client may have ip at now.
+func (s *Store) freeFor(ip netip.Addr, client string, now time.Time) bool {
+	if l, ok := s.byIP[ip]; ok && l.Active(now) && (l.State == Declined || string(l.Client) != client) {
+		return false
+	}
+	if o, ok := s.offers[ip]; ok && o.until.After(now) && o.client != client {
+		return false
+	}
+	return true
+}
+
+// OfferRequest asks for an address to offer.
+type OfferRequest struct {
+	Subnet    netip.Prefix
+	Client    ClientID
+	Requested netip.Addr // option 50, if any
+	Reserved  netip.Addr // the client's reservation, if any
+	Hold      time.Duration
+}
+
+// Offer picks an address for a DISCOVER and holds it for the client for
+// req.Hold (in memory: an offer is not a binding). Preference: the
+// client's reservation, its current offer, its previous address, the
+// address it asks for, a never-used address, then the address free the
+// longest. Dynamic addresses come only from this server's share.
+func (s *Store) Offer(req OfferRequest) (netip.Addr, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	client := string(req.Client)
+	p := s.poolFor(req.Subnet)
+	ok := func(ip netip.Addr, dynamic bool) bool {
+		if !ip.IsValid() || !req.Subnet.Contains(ip) || !s.freeFor(ip, client, now) {
+			return false
+		}
+		return !dynamic || (p != nil && p.owns(ip) && !p.Excluded[ip])
+	}
+	var ip netip.Addr
+	switch {
+	case ok(req.Reserved, false):
+		ip = req.Reserved
+	case ok(s.offerByClient[client], true):
+		ip = s.offerByClient[client]
+	case s.previousFor(client, now, p, req.Subnet):
+		ip = s.byClient[client]
+	case ok(req.Requested, true):
+		ip = req.Requested
+	case p == nil:
+		return netip.Addr{}, fmt.Errorf("%w %v", ErrNoPool, req.Subnet)
+	default:
+		ip = s.pick(p, now, client)
+		if !ip.IsValid() {
+			return ip, fmt.Errorf("%v: %w", req.Subnet, ErrNoAddress)
+		}
+	}
+	s.hold(ip, client, now.Add(req.Hold))
+	return ip, nil
+}
+
+// previousFor says whether the client's last address can be offered again:
+// still bound to it, or free and in this server's share.
+func (s *Store) previousFor(client string, now time.Time, p *pool, subnet netip.Prefix) bool {
+	ip, ok := s.byClient[client]
+	if !ok || !subnet.Contains(ip) || !s.freeFor(ip, client, now) {
+		return false
+	}
+	l := s.byIP[ip]
+	if l.State == Bound && l.Active(now) {
+		return true
+	}
+	return p != nil && p.owns(ip) && !p.Excluded[ip]
+}
+
+func (s *Store) hold(ip netip.Addr, client string, until time.Time) {
+	if old, ok := s.offerByClient[client]; ok && old != ip {
+		if o := s.offers[old]; o.client == client {
+			delete(s.offers, old)
+		}
+	}
+	s.offers[ip] = offer{client, until}
+	s.offerByClient[client] = ip
+	if p := s.poolOf(ip); p != nil {
+		p.pushFree(ip, until)
+	}
+	s.offerCount++
+	if s.offerCount%1024 == 0 {
+		s.sweepOffers(s.now())
+	}
+}
+
+// sweepOffers forgets expired offers so the maps stay small.
+func (s *Store) sweepOffers(now time.Time) {
+	for ip, o := range s.offers {
+		if !o.until.After(now) {
+			delete(s.offers, ip)
+			if s.offerByClient[o.client] == ip {
+				delete(s.offerByClient, o.client)
+			}
+		}
+	}
+}
+
+func (s *Store) dropOffer(ip netip.Addr, client string) {
+	if o, ok := s.offers[ip]; ok && o.client == client {
+		delete(s.offers, ip)
+	}
+	if s.offerByClient[client] == ip {
+		delete(s.offerByClient, client)
+	}
+}
+
+// pick finds a dynamic address: fresh first, then the longest free.
+func (s *Store) pick(p *pool, now time.Time, client string) netip.Addr {
+	for !p.exhausted {
+		ip := addr(p.next)
+		if p.next == u32(p.own[p.cur].End) {
+			p.cur++
+			if p.cur == len(p.own) {
+				p.exhausted = true
+			} else {
+				p.next = u32(p.own[p.cur].Start)
+			}
+		} else {
+			p.next++
+		}
+		_, leased := s.byIP[ip]
+		_, offered := s.offers[ip]
+		if !leased && !offered && !p.Excluded[ip] {
+			return ip
+		}
+	}
+	for p.free.Len() > 0 {
+		e := p.free[0]
+		if !e.at.Equal(s.freeAt(e.ip)) || !p.owns(e.ip) || p.Excluded[e.ip] {
+			heap.Pop(&p.free) // stale: a newer entry exists, or not ours
+			continue
+		}
+		if e.at.After(now) {
+			return netip.Addr{}
+		}
+		heap.Pop(&p.free)
+		if s.freeFor(e.ip, client, now) {
+			return e.ip
+		}
+	}
+	return netip.Addr{}
+}
+
+// BindRequest asks to bind (or renew) an address for a client.
+type BindRequest struct {
+	Subnet    netip.Prefix
+	Client    ClientID
+	HWAddr    string
+	Hostname  string
+	IP        netip.Addr
+	LeaseTime time.Duration
+	// Reserved: IP is this client's reservation (it may lie outside the ranges).
+	Reserved bool
+}
+
+// Bind binds req.IP to the client, durably: it returns once the lease is
+// fsync'd. Errors say why the client must be refused (NAK).
+func (s *Store) Bind(ctx context.Context, req BindRequest) (Lease, error) {
+	if !req.IP.Is4() || !req.Subnet.Contains(req.IP) {
+		return Lease{}, fmt.Errorf("%v not in %v: %w", req.IP, req.Subnet, ErrNotInSubnet)
+	}
+	s.mu.Lock()
+	now := s.now()
+	client := string(req.Client)
+	p := s.poolOf(req.IP)
+	if !req.Reserved && (p == nil || p.Subnet != req.Subnet || p.Excluded[req.IP]) {
+		s.mu.Unlock()
+		return Lease{}, fmt.Errorf("%v: %w", req.IP, ErrUnknownAddress)
+	}
+	if !s.freeFor(req.IP, client, now) {
+		s.mu.Unlock()
+		return Lease{}, fmt.Errorf("%v: %w", req.IP, ErrInUse)
+	}
+	l := Lease{
+		IP: req.IP, Client: append(ClientID(nil), req.Client...), HWAddr: req.HWAddr, Hostname: req.Hostname,
+		State: Bound, Start: now, Expiry: now.Add(req.LeaseTime), IssuedBy: s.issuer,
+	}
+	old, had := s.byIP[req.IP]
+	s.dropOffer(req.IP, client)
+	s.index(l)
+	s.mu.Unlock()
+	return l, s.commitOwn(ctx, l, old, had)
+}
+
+// commitOwn persists a change this server made and tells subscribers.
+func (s *Store) commitOwn(ctx context.Context, l, old Lease, had bool) error {
+	if err := s.persist(ctx, l); err != nil {
+		s.revert(l, old, had)
+		return err
+	}
+	s.notify(l)
+	return nil
+}
+
+// Release frees ip if it is bound to client; the client keeps first claim
+// on it while it stays free.
+func (s *Store) Release(ctx context.Context, ip netip.Addr, client ClientID) (Lease, error) {
+	s.mu.Lock()
+	old, had := s.byIP[ip]
+	if !had || old.State != Bound || string(old.Client) != string(client) {
+		s.mu.Unlock()
+		return Lease{}, fmt.Errorf("release %v: %w", ip, ErrNotYours)
+	}
+	l := old
+	l.State, l.Start, l.Expiry = Released, s.now(), s.now()
+	s.index(l)
+	s.mu.Unlock()
+	return l, s.commitOwn(ctx, l, old, had)
+}
+
+// Decline puts ip on probation until now+probation: a client found it in
+// use. Only the client it was offered or bound to may decline it.
+func (s *Store) Decline(ctx context.Context, ip netip.Addr, client ClientID, probation time.Duration) (Lease, error) {
+	s.mu.Lock()
+	old, had := s.byIP[ip]
+	o, offered := s.offers[ip]
+	mine := (had && string(old.Client) == string(client)) || (offered && o.client == string(client))
+	if !mine {
+		s.mu.Unlock()
+		return Lease{}, fmt.Errorf("decline %v: %w", ip, ErrNotYours)
+	}
+	now := s.now()
+	l := Lease{IP: ip, State: Declined, Start: now, Expiry: now.Add(probation), IssuedBy: s.issuer}
+	s.dropOffer(ip, string(client))
+	s.index(l)
+	s.mu.Unlock()
+	return l, s.commitOwn(ctx, l, old, had)
+}

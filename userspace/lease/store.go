@@ -1,0 +1,390 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/xdhcp/xdhcp/userspace/decide"
+)
+
+var bucketLeases = []byte("leases")
+
+// maxBatch bounds one group commit so a huge burst cannot make one
+// transaction (and its waiters' latency) unbounded.
+const maxBatch = 4096
+
+// Options tune a Store.
+type Options struct {
+	// Pools are the dynamic ranges (SetPools replaces them later).
+	Pools []Pool
+	// HBA and Role set this server's share of every range (SetShare).
+	HBA  decide.HBA
+	Role decide.Role
+	// Issuer is recorded in every lease this server makes.
+	Issuer Issuer
+	// OpenTimeout bounds the wait for the file lock (another daemon).
+	OpenTimeout time.Duration
+	Logger      *slog.Logger
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// Store is the lease database: an in-memory index mirrored to a bbolt file.
+// Lookups and allocation use the index; every change is durable before the
+// call that made it returns.
+type Store struct {
+	db     *bolt.DB
+	log    *slog.Logger
+	now    func() time.Time
+	issuer Issuer
+
+	commits chan *commit
+	stop    context.CancelFunc
+	done    chan struct{}
+
+	mu            sync.Mutex
+	byIP          map[netip.Addr]Lease
+	byClient      map[string]netip.Addr
+	offers        map[netip.Addr]offer
+	offerByClient map[string]netip.Addr
+	offerCount    int
+	pools         []*pool
+	hba           decide.HBA
+	role          decide.Role
+
+	txs, written atomic.Uint64
+
+	subMu  sync.Mutex
+	subs   map[int]func(Lease)
+	nextID int
+}
+
+type commit struct {
+	leases []Lease
+	done   chan error
+}
+
+// Open opens (creating if needed) the store at path and loads every lease.
+func Open(path string, o Options) (*Store, error) {
+	if o.OpenTimeout == 0 {
+		o.OpenTimeout = 2 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.OpenTimeout, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open lease store %s: locked by another process (a running daemon?)", path)
+		}
+		return nil, fmt.Errorf("open lease store %s: %w", path, err)
+	}
+	s := &Store{
+		db: db, log: o.Logger, now: o.Now, issuer: o.Issuer,
+		commits: make(chan *commit, maxBatch),
+		done:    make(chan struct{}),
+		byIP:    map[netip.Addr]Lease{}, byClient: map[string]netip.Addr{},
+		offers: map[netip.Addr]offer{}, offerByClient: map[string]netip.Addr{},
+		subs: map[int]func(Lease){},
+		hba:  o.HBA, role: o.Role,
+	}
+	leases, err := readAll(db, true)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open lease store %s: %w", path, err)
+	}
+	for _, l := range leases {
+		s.index(l)
+	}
+	s.mu.Lock()
+	s.setPoolsLocked(o.Pools)
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	go s.committer(ctx)
+	return s, nil
+}
+
+// Close stops the committer (waiting for commits in flight) and closes the file.
+func (s *Store) Close() error {
+	s.stop()
+	<-s.done
+	return s.db.Close()
+}
+
+// ReadFile lists the leases in the store file at path without a daemon,
+// opening it read-only; it fails after timeout if a daemon holds it.
+func ReadFile(path string, timeout time.Duration) ([]Lease, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("read lease store %s: locked by a running daemon", path)
+		}
+		return nil, fmt.Errorf("read lease store %s: %w", path, err)
+	}
+	defer db.Close()
+	return readAll(db, false)
+}
+
+func readAll(db *bolt.DB, create bool) ([]Lease, error) {
+	var out []Lease
+	load := func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLeases)
+		if b == nil {
+			if !create {
+				return nil
+			}
+			var err error
+			if b, err = tx.CreateBucket(bucketLeases); err != nil {
+				return err
+			}
+		}
+		return b.ForEach(func(k, v []byte) error {
+			l, err := decode(k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, l)
+			return nil
+		})
+	}
+	var err error
+	if create {
+		err = db.Update(load)
+	} else {
+		err = db.View(load)
+	}
+	return out, err
+}
+
+// committer writes queued leases: whatever queued while the previous
+// transaction was syncing goes into the next one (group commit).
+func (s *Store) committer(ctx context.Context) {
+	defer close(s.done)
+	for {
+		var batch []*commit
+		select {
+		case c := <-s.commits:
+			batch = append(batch, c)
+		case <-ctx.Done():
+			s.drain()
+			return
+		}
+		n := len(batch[0].leases)
+	more:
+		for n < maxBatch {
+			select {
+			case c := <-s.commits:
+				batch = append(batch, c)
+				n += len(c.leases)
+			default:
+				break more
+			}
+		}
+		s.write(batch)
+	}
+}
+
+// drain fails commits that arrive while closing.
+func (s *Store) drain() {
+	for {
+		select {
+		case c := <-s.commits:
+			c.done <- errors.New("lease store closed")
+		default:
+			return
+		}
+	}
+}
+
+func (s *Store) write(batch []*commit) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketLeases)
+		if err != nil {
+			return err
+		}
+		for _, c := range batch {
+			for _, l := range c.leases {
+				v, err := l.encode()
+				if err != nil {
+					return fmt.Errorf("encode lease %v: %w", l.IP, err)
+				}
+				if err := b.Put(l.key(), v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		err = fmt.Errorf("commit %d lease changes: %w", len(batch), err)
+		s.log.Error("lease commit failed", "err", err)
+	}
+	if err == nil {
+		s.txs.Add(1)
+		for _, c := range batch {
+			s.written.Add(uint64(len(c.leases)))
+		}
+	}
+	for _, c := range batch {
+		c.done <- err
+	}
+}
+
+// Stats counts durable writes: Transactions is the number of fsync'd
+// transactions, Leases the lease records they carried (group commit makes
+// the first much smaller than the second under load).
+type Stats struct {
+	Transactions uint64 `json:"transactions"`
+	Leases       uint64 `json:"leases"`
+}
+
+// Stats reports the store's write counters since Open.
+func (s *Store) Stats() Stats { return Stats{s.txs.Load(), s.written.Load()} }
+
+// persist makes leases durable, returning once they are fsync'd.
+func (s *Store) persist(ctx context.Context, leases ...Lease) error {
+	c := &commit{leases: leases, done: make(chan error, 1)}
+	select {
+	case s.commits <- c:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.done:
+		return errors.New("lease store closed")
+	}
+	// Once queued the write happens; wait for it even if ctx ends, so the
+	// caller never answers for a lease whose fate is unknown.
+	return <-c.done
+}
+
+// Subscribe calls fn with every lease this server commits (bind, renew,
+// release, decline), after it is durable and before the client is answered.
+// fn runs on the committing goroutine and must not block; leases applied
+// with ApplyPeer are not reported. The returned func unsubscribes.
+func (s *Store) Subscribe(fn func(Lease)) (cancel func()) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	id := s.nextID
+	s.nextID++
+	s.subs[id] = fn
+	return func() {
+		s.subMu.Lock()
+		delete(s.subs, id)
+		s.subMu.Unlock()
+	}
+}
+
+func (s *Store) notify(l Lease) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	for _, fn := range s.subs {
+		fn(l)
+	}
+}
+
+// Get returns the lease record of ip.
+func (s *Store) Get(ip netip.Addr) (Lease, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.byIP[ip]
+	return l, ok
+}
+
+// ByClient returns the latest lease record of a client.
+func (s *Store) ByClient(id ClientID) (Lease, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ip, ok := s.byClient[string(id)]
+	if !ok {
+		return Lease{}, false
+	}
+	l, ok := s.byIP[ip]
+	return l, ok
+}
+
+// All returns every lease record, ordered by address (failover resync,
+// listings).
+func (s *Store) All() []Lease {
+	s.mu.Lock()
+	out := make([]Lease, 0, len(s.byIP))
+	for _, l := range s.byIP {
+		out = append(out, l)
+	}
+	s.mu.Unlock()
+	SortByIP(out)
+	return out
+}
+
+// SortByIP orders leases by address.
+func SortByIP(ls []Lease) {
+	sort.Slice(ls, func(i, j int) bool { return ls[i].IP.Less(ls[j].IP) })
+}
+
+// ApplyPeer stores a binding received from the failover partner when it is
+// newer (by Start) than what this server holds, durably. It reports whether
+// the lease was applied. Subscribers are not called (no echo to the peer).
+func (s *Store) ApplyPeer(ctx context.Context, l Lease) (bool, error) {
+	if !l.IP.Is4() {
+		return false, fmt.Errorf("peer lease: address %v is not IPv4", l.IP)
+	}
+	if l.State < Bound || l.State > Declined {
+		return false, fmt.Errorf("peer lease %v: unknown state %d", l.IP, l.State)
+	}
+	s.mu.Lock()
+	old, had := s.byIP[l.IP]
+	if had && !l.Start.After(old.Start) {
+		s.mu.Unlock()
+		return false, nil
+	}
+	s.index(l)
+	s.mu.Unlock()
+	if err := s.persist(ctx, l); err != nil {
+		s.revert(l, old, had)
+		return false, err
+	}
+	return true, nil
+}
+
+// index records l in the in-memory index; the caller holds mu (or owns s).
+func (s *Store) index(l Lease) {
+	if old, ok := s.byIP[l.IP]; ok && len(old.Client) > 0 && s.byClient[string(old.Client)] == l.IP {
+		delete(s.byClient, string(old.Client))
+	}
+	s.byIP[l.IP] = l
+	if len(l.Client) > 0 {
+		s.byClient[string(l.Client)] = l.IP
+	}
+	if p := s.poolOf(l.IP); p != nil {
+		p.pushFree(l.IP, s.freeAt(l.IP))
+	}
+}
+
+// revert undoes an index change whose commit failed, unless someone else
+// changed the address since.
+func (s *Store) revert(l, old Lease, had bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.byIP[l.IP]; !ok || !cur.Start.Equal(l.Start) || cur.State != l.State {
+		return
+	}
+	if had {
+		s.index(old)
+		return
+	}
+	delete(s.byIP, l.IP)
+	if len(l.Client) > 0 && s.byClient[string(l.Client)] == l.IP {
+		delete(s.byClient, string(l.Client))
+	}
+}

@@ -1,0 +1,253 @@
+// Package config loads and validates xdhcp's YAML configuration, reporting
+// every error with the line and column it comes from.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/xdhcp/xdhcp/userspace/lease"
+)
+
+// Defaults for settings the file may leave out.
+const (
+	DefaultLeaseTime        = time.Hour
+	DefaultOfferHold        = 30 * time.Second
+	DefaultDeclineProbation = time.Hour
+	DefaultDB               = "/var/lib/xdhcp/leases.db"
+)
+
+// Config is the daemon's whole configuration.
+type Config struct {
+	Interfaces []string   `json:"interfaces"`
+	DB         string     `json:"db"`
+	ServerID   netip.Addr `json:"server_id,omitzero"`
+	// Authoritative servers NAK requests for addresses wrong for the
+	// client's network; non-authoritative ones stay silent.
+	Authoritative    bool          `json:"authoritative"`
+	LeaseTime        time.Duration `json:"lease_time"`
+	OfferHold        time.Duration `json:"offer_hold"`
+	DeclineProbation time.Duration `json:"decline_probation"`
+	XDP              string        `json:"xdp"`
+	Subnets          []*Subnet     `json:"subnets"`
+}
+
+// Subnet is one served network.
+type Subnet struct {
+	Prefix  netip.Prefix  `json:"subnet"`
+	Ranges  []lease.Range `json:"ranges"`
+	Routers []netip.Addr  `json:"routers,omitempty"`
+	DNS     []netip.Addr  `json:"dns,omitempty"`
+	Domain  string        `json:"domain,omitempty"`
+	// Interface selects this subnet for direct (unrelayed) clients arriving
+	// on it; without it the interface's address decides.
+	Interface    string         `json:"interface,omitempty"`
+	LeaseTime    time.Duration  `json:"lease_time,omitempty"` // 0: the global one
+	T1           time.Duration  `json:"t1,omitempty"`         // 0: half the lease
+	T2           time.Duration  `json:"t2,omitempty"`         // 0: 7/8 of the lease
+	Options      []Option       `json:"options,omitempty"`
+	Reservations []*Reservation `json:"reservations,omitempty"`
+	Line         int            `json:"-"`
+}
+
+// Option is a raw DHCP option sent to the subnet's clients when they ask.
+type Option struct {
+	Code  uint8  `json:"code"`
+	Value []byte `json:"value"`
+}
+
+// Reservation pins an address (and optionally a hostname) to one client.
+type Reservation struct {
+	HWAddr   net.HardwareAddr `json:"hwaddr,omitempty"`
+	ClientID lease.ClientID   `json:"client_id,omitempty"`
+	IP       netip.Addr       `json:"ip"`
+	Hostname string           `json:"hostname,omitempty"`
+	Line     int              `json:"-"`
+}
+
+// Default is the configuration before file and flags.
+func Default() *Config {
+	return &Config{
+		DB: DefaultDB, Authoritative: true, LeaseTime: DefaultLeaseTime,
+		OfferHold: DefaultOfferHold, DeclineProbation: DefaultDeclineProbation, XDP: "auto",
+	}
+}
+
+// Error is one problem at a place in the file (Line 0: not from the file).
+type Error struct {
+	File      string
+	Line, Col int
+	Msg       string
+}
+
+func (e Error) Error() string {
+	if e.Line == 0 {
+		return e.Msg
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+}
+
+// Errors is every problem found; Load returns them all at once.
+type Errors []Error
+
+func (es Errors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse reads and validates a configuration; name labels its errors.
+func Parse(name string, data []byte) (*Config, error) {
+	c := Default()
+	p := &parser{file: name}
+	p.parse(data, c)
+	if len(p.errs) > 0 {
+		return nil, p.errs
+	}
+	if err := c.Validate(name); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate checks the settings that relate to each other (the file's
+// shape and value syntax are checked while parsing); flags overriding the
+// file go through it again.
+func (c *Config) Validate(file string) error {
+	var errs Errors
+	bad := func(line int, f string, a ...any) {
+		errs = append(errs, Error{File: file, Line: line, Col: 1, Msg: fmt.Sprintf(f, a...)})
+	}
+	if c.LeaseTime <= 0 {
+		bad(0, "lease-time must be positive")
+	}
+	switch c.XDP {
+	case "auto", "off", "native", "generic":
+	default:
+		bad(0, "xdp %q: want auto, off, native or generic", c.XDP)
+	}
+	if c.DB == "" {
+		bad(0, "db: a lease store path is needed")
+	}
+	if c.ServerID.IsValid() && !c.ServerID.Is4() {
+		bad(0, "server-id %v: not an IPv4 address", c.ServerID)
+	}
+	if len(c.Subnets) == 0 {
+		bad(0, "no subnet configured: give --subnet or a subnets: list")
+	}
+	resIP := map[netip.Addr]int{}
+	for i, s := range c.Subnets {
+		where := fmt.Sprintf("subnet %v", s.Prefix)
+		if !s.Prefix.Addr().Is4() {
+			bad(s.Line, "%s: not an IPv4 prefix", where)
+			continue
+		}
+		for _, o := range c.Subnets[:i] {
+			if o.Prefix.Overlaps(s.Prefix) {
+				bad(s.Line, "%s overlaps subnet %v", where, o.Prefix)
+			}
+		}
+		if len(s.Ranges) == 0 && len(s.Reservations) == 0 {
+			bad(s.Line, "%s: no range and no reservation: nothing to hand out", where)
+		}
+		for j, r := range s.Ranges {
+			if !s.Prefix.Contains(r.Start) || !s.Prefix.Contains(r.End) {
+				bad(s.Line, "%s: range %v is outside the subnet", where, r)
+			}
+			for _, o := range s.Ranges[:j] {
+				if o.Contains(r.Start) || o.Contains(r.End) || r.Contains(o.Start) {
+					bad(s.Line, "%s: ranges %v and %v overlap", where, o, r)
+				}
+			}
+		}
+		for _, a := range s.Routers {
+			if !s.Prefix.Contains(a) {
+				bad(s.Line, "%s: router %v is outside the subnet", where, a)
+			}
+		}
+		lt := s.LeaseTime
+		if lt == 0 {
+			lt = c.LeaseTime
+		}
+		if s.T1 < 0 || s.T2 < 0 || (s.T1 > 0 && s.T1 >= lt) || (s.T2 > 0 && s.T2 >= lt) || (s.T1 > 0 && s.T2 > 0 && s.T1 >= s.T2) {
+			bad(s.Line, "%s: want 0 < t1 < t2 < lease-time (t1 %v, t2 %v, lease %v)", where, s.T1, s.T2, lt)
+		}
+		seen := map[string]int{}
+		for _, r := range s.Reservations {
+			if !s.Prefix.Contains(r.IP) {
+				bad(r.Line, "reservation %v is outside %s", r.IP, where)
+			}
+			if l, ok := resIP[r.IP]; ok {
+				bad(r.Line, "address %v is already reserved on line %d", r.IP, l)
+			}
+			resIP[r.IP] = r.Line
+			for _, k := range []string{"mac " + r.HWAddr.String(), "client-id " + r.ClientID.String()} {
+				if strings.HasSuffix(k, " ") {
+					continue
+				}
+				if l, ok := seen[k]; ok {
+					bad(r.Line, "%s already has a reservation on line %d", k, l)
+				}
+				seen[k] = r.Line
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// SubnetFor is the subnet containing a (relay address or interface address).
+func (c *Config) SubnetFor(a netip.Addr) *Subnet {
+	for _, s := range c.Subnets {
+		if s.Prefix.Contains(a) {
+			return s
+		}
+	}
+	return nil
+}
+
+// Pools are the dynamic ranges for the lease store, reservations excluded.
+func (c *Config) Pools() []lease.Pool {
+	var out []lease.Pool
+	for _, s := range c.Subnets {
+		p := lease.Pool{Subnet: s.Prefix, Ranges: s.Ranges, Excluded: map[netip.Addr]bool{}}
+		for _, r := range s.Reservations {
+			p.Excluded[r.IP] = true
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// Timers returns the lease time, T1 and T2 for s.
+func (c *Config) Timers(s *Subnet) (lt, t1, t2 time.Duration) {
+	lt = c.LeaseTime
+	if s.LeaseTime > 0 {
+		lt = s.LeaseTime
+	}
+	t1, t2 = s.T1, s.T2
+	if t1 == 0 {
+		t1 = lt / 2
+	}
+	if t2 == 0 {
+		t2 = lt * 7 / 8
+	}
+	return lt, t1, t2
+}

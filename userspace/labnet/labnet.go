@@ -137,22 +137,28 @@ type PacketSocket struct {
 func (n *NS) OpenPacketSocket(ifname string) (*PacketSocket, error) {
 	var ps *PacketSocket
 	err := n.Do(func() error {
-		ifi, err := netInterfaceIndex(ifname)
-		if err != nil {
-			return err
-		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
-		if err != nil {
-			return fmt.Errorf("packet socket: %w", err)
-		}
-		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi}); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("bind packet socket to %s: %w", ifname, err)
-		}
-		ps = &PacketSocket{fd: fd, ifindex: ifi}
-		return nil
+		var err error
+		ps, err = OpenPacketSocket(ifname)
+		return err
 	})
 	return ps, err
+}
+
+// OpenPacketSocket opens a packet socket on ifname in this process's namespace.
+func OpenPacketSocket(ifname string) (*PacketSocket, error) {
+	ifi, err := netInterfaceIndex(ifname)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+	if err != nil {
+		return nil, fmt.Errorf("packet socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("bind packet socket to %s: %w", ifname, err)
+	}
+	return &PacketSocket{fd: fd, ifindex: ifi}, nil
 }
 
 // Send writes frames out of the interface.

@@ -29,6 +29,7 @@ func newApp() *cli.App {
 			bucketsCommand(),
 			stateCommand(),
 			statsCommand(),
+			probeCommand(),
 		},
 	}
 }

@@ -1,0 +1,5 @@
+package relay
+
+import "syscall"
+
+type syscallRawConn = syscall.RawConn

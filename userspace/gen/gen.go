@@ -38,7 +38,7 @@ type Options struct {
 	Count    uint64
 	Duration time.Duration
 	// Threads run the program in parallel, thread i pinned to CPU i (mod the
-	// CPU count) when there is more than one. Default 1.
+	// CPU count). Default 1.
 	Threads int
 	// Plain sends the templates unchanged: the baseline that shows what the
 	// per-packet rewrite costs.
@@ -70,10 +70,6 @@ type Result struct {
 type xdpMd struct {
 	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
 }
-
-// maxBatch bounds one test-run call: about 10 ms at the rates seen here,
-// so cancellation and progress stay responsive.
-const maxBatch = 1 << 16
 
 func (o *Options) validate() error {
 	switch {
@@ -301,12 +297,12 @@ func (w *worker) run(ctx context.Context) error {
 			return fmt.Errorf("generator thread %d: %w", w.id, err)
 		}
 	}
-	if w.o.Threads > 1 {
-		var set unix.CPUSet
-		set.Set(w.id % runtime.NumCPU())
-		if err := unix.SchedSetaffinity(0, &set); err != nil {
-			return fmt.Errorf("generator thread %d: pin to CPU %d: %w", w.id, w.id%runtime.NumCPU(), err)
-		}
+	// One CPU per thread: the kernel runs each test run on the caller's CPU.
+	cpu := w.id % runtime.NumCPU()
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return fmt.Errorf("generator thread %d: pin to CPU %d: %w", w.id, cpu, err)
 	}
 	ifc, err := net.InterfaceByName(w.o.Iface)
 	if err != nil {
@@ -315,22 +311,26 @@ func (w *worker) run(ctx context.Context) error {
 	if err := w.setConfig(ifc.Index); err != nil {
 		return err
 	}
-	batch := int64(maxBatch)
 	var perThread float64
 	if w.o.PPS > 0 {
 		perThread = float64(w.o.PPS) / float64(w.o.Threads)
-		batch = max(1, min(batch, int64(perThread/200))) // about 5 ms of packets per call
 	}
+	b := newBatcher(perThread)
 	start := time.Now()
 	var done int64
-	for b := 0; ctx.Err() == nil; b++ {
-		n := w.claim(batch)
+	for i := 0; ctx.Err() == nil; i++ {
+		want := b.size()
+		if dl, ok := ctx.Deadline(); ok && b.rate > 0 {
+			// Do not overrun the run's deadline by a whole batch.
+			want = max(1, min(want, int64(b.rate*time.Until(dl).Seconds())))
+		}
+		n := w.claim(want)
 		if n == 0 {
 			return nil
 		}
 		if perThread > 0 {
 			due := start.Add(time.Duration(float64(done) / perThread * float64(time.Second)))
-			if d := time.Until(due); d > 0 {
+			if d := time.Until(due); d > time.Millisecond {
 				select {
 				case <-ctx.Done():
 					return nil
@@ -338,7 +338,8 @@ func (w *worker) run(ctx context.Context) error {
 				}
 			}
 		}
-		t := w.templates[b%len(w.templates)]
+		t := w.templates[i%len(w.templates)]
+		callStart := time.Now()
 		_, err := w.objs.XdhcpGen.Run(&ebpf.RunOptions{
 			Data:    t,
 			Context: xdpMd{DataEnd: uint32(len(t)), IngressIfindex: uint32(ifc.Index)},
@@ -349,6 +350,45 @@ func (w *worker) run(ctx context.Context) error {
 			return fmt.Errorf("generator: send on %s: %w", w.o.Iface, err)
 		}
 		done += n
+		b.observe(n, time.Since(callStart))
 	}
 	return nil
+}
+
+// batcher sizes test-run calls. Each call with more than one repetition
+// costs a fixed setup and teardown (about 25 ms measured on a 6.18 VM,
+// mostly waiting), so at full speed calls must carry about half a second of
+// packets; a paced run sends single frames below a few thousand per second
+// and otherwise bursts of a tenth of a second's worth.
+type batcher struct {
+	pps  float64 // target per thread; 0: as fast as possible
+	rate float64 // measured rate of the last call
+}
+
+const (
+	firstBatch   = 1 << 18
+	maxBatchSize = 1 << 26
+	burstEvery   = 100 * time.Millisecond
+	callLength   = 500 * time.Millisecond
+	singleBelow  = 5000 // pps at which single-frame calls stay smooth
+)
+
+func newBatcher(pps float64) *batcher { return &batcher{pps: pps} }
+
+func (b *batcher) size() int64 {
+	switch {
+	case b.pps > 0 && b.pps < singleBelow:
+		return 1
+	case b.pps > 0:
+		return max(1, int64(b.pps*burstEvery.Seconds()))
+	case b.rate == 0:
+		return firstBatch
+	}
+	return max(1, min(maxBatchSize, int64(b.rate*callLength.Seconds())))
+}
+
+func (b *batcher) observe(n int64, d time.Duration) {
+	if d > 0 {
+		b.rate = float64(n) / d.Seconds()
+	}
 }

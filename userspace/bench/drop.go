@@ -1,0 +1,211 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
+
+	"github.com/xdhcp/xdhcp/loader"
+	"github.com/xdhcp/xdhcp/userspace/decide"
+	"github.com/xdhcp/xdhcp/userspace/gen"
+)
+
+// DropGoal is the issue's goal: xdhcp receives and drops a partner flood
+// at no less than this fraction of a trivial XDP_DROP program's rate.
+const DropGoal = 0.9
+
+// DropOptions configure the drop bench.
+type DropOptions struct {
+	// Iface is a veth to send out of; its peer, in the same network
+	// namespace, receives. Empty: the bench builds a lab namespace LabName.
+	Iface   string
+	LabName string
+	// Phase is how long each measurement lasts (default 2s); Rounds how many
+	// trivial/xdhcp pairs run, alternating (default 2).
+	Phase   time.Duration
+	Rounds  int
+	Threads int
+	Clients int // distinct partner-owned clients (default 65536)
+	// NoRelayStats turns xdhcp's per-relay counters off (they cost an LRU
+	// hash update per hash-gated packet).
+	NoRelayStats bool
+	// Progress, when set, is told which phase runs.
+	Progress func(string)
+}
+
+// DropPhase is one receiver's totals over its phases.
+type DropPhase struct {
+	Program      string  `json:"program"`
+	Sent         uint64  `json:"sent"`
+	Received     uint64  `json:"received_and_dropped"`
+	Seconds      float64 `json:"seconds"`
+	SentRate     float64 `json:"sent_pps"`
+	ReceivedRate float64 `json:"received_and_dropped_pps"`
+}
+
+func (p *DropPhase) add(sent, received uint64, d time.Duration) {
+	p.Sent += sent
+	p.Received += received
+	p.Seconds += d.Seconds()
+	p.SentRate = float64(p.Sent) / p.Seconds
+	p.ReceivedRate = float64(p.Received) / p.Seconds
+}
+
+// DropResult compares the two receivers.
+type DropResult struct {
+	Iface   string        `json:"iface"`
+	Peer    string        `json:"peer"`
+	Clients int           `json:"clients"`
+	Threads int           `json:"threads"`
+	Trivial DropPhase     `json:"trivial"`
+	XDHCP   DropPhase     `json:"xdhcp"`
+	Config  decide.Config `json:"xdhcp_config"`
+	// Ratio is xdhcp's received-and-dropped rate over the trivial program's.
+	Ratio   float64 `json:"ratio"`
+	Goal    float64 `json:"goal_ratio_at_least"`
+	GoalMet bool    `json:"goal_met"`
+}
+
+// dropTarget is where the generator sends and the receivers attach.
+type dropTarget struct {
+	out, in string
+	inIndex int
+	enter   func() error
+	do      func(func() error) error
+}
+
+func (o *DropOptions) target() (*dropTarget, func(), error) {
+	if o.Iface == "" {
+		l, err := NewLab(o.LabName)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &dropTarget{out: l.Out, in: l.In, inIndex: l.InIndex, enter: l.Enter, do: l.Do}, func() { l.Close() }, nil
+	}
+	lk, err := netlink.LinkByName(o.Iface)
+	if err != nil {
+		return nil, nil, fmt.Errorf("drop bench: interface %s: %w", o.Iface, err)
+	}
+	veth, ok := lk.(*netlink.Veth)
+	if !ok {
+		return nil, nil, fmt.Errorf("drop bench: %s is a %s, want a veth whose peer is in this network namespace", o.Iface, lk.Type())
+	}
+	peerIdx, err := netlink.VethPeerIndex(veth)
+	if err != nil {
+		return nil, nil, fmt.Errorf("drop bench: peer of %s: %w", o.Iface, err)
+	}
+	peer, err := netlink.LinkByIndex(peerIdx)
+	if err != nil || peer.Attrs().Name == "" {
+		return nil, nil, fmt.Errorf("drop bench: the peer of %s (index %d) is not in this network namespace; run the bench where both ends are, or without --iface", o.Iface, peerIdx)
+	}
+	if x := peer.Attrs().Xdp; x != nil && x.Attached {
+		return nil, nil, fmt.Errorf("drop bench: %s already has an XDP program (id %d); the bench attaches its own", peer.Attrs().Name, x.ProgId)
+	}
+	direct := func(f func() error) error { return f() }
+	return &dropTarget{out: o.Iface, in: peer.Attrs().Name, inIndex: peerIdx, do: direct}, func() {}, nil
+}
+
+// Drop floods partner-owned DISCOVERs (secs 0, a primary at 50:50 whose
+// partner owns every generated client) into the receiving end, which runs a
+// trivial counting XDP_DROP program and xdhcp's program in turn, and
+// compares the rates at which each received and dropped them.
+func Drop(ctx context.Context, o DropOptions) (*DropResult, error) {
+	if o.Phase <= 0 {
+		o.Phase = 2 * time.Second
+	}
+	if o.Rounds <= 0 {
+		o.Rounds = 2
+	}
+	if o.Threads <= 0 {
+		o.Threads = 1
+	}
+	if o.Clients <= 0 {
+		o.Clients = 1 << 16
+	}
+	cfg := CostConfig()
+	cfg.RelayStats = !o.NoRelayStats
+	clients, err := gen.Clients(o.Clients, 1, cfg.HBA, cfg.Role)
+	if err != nil {
+		return nil, err
+	}
+	tgt, cleanup, err := o.target()
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+
+	trivial, err := NewCounter(xdpDrop)
+	if err != nil {
+		return nil, err
+	}
+	defer trivial.Close()
+	prog, err := loader.Load(loader.LoadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer prog.Close()
+	if err := prog.SetConfig(cfg); err != nil {
+		return nil, err
+	}
+
+	res := &DropResult{Iface: tgt.out, Peer: tgt.in, Clients: o.Clients, Threads: o.Threads, Config: cfg, Goal: DropGoal,
+		Trivial: DropPhase{Program: "trivial XDP_DROP (counts)"}, XDHCP: DropPhase{Program: "xdhcp (partner-dropped)"}}
+	genOpts := gen.Options{Iface: tgt.out, Clients: clients, Types: []gen.Type{gen.Discover}, ServerID: benchServerID(),
+		Duration: o.Phase, Threads: o.Threads, Enter: tgt.enter}
+	phase := func(p *ebpf.Program, count func() (uint64, error), into *DropPhase) error {
+		if o.Progress != nil {
+			o.Progress(into.Program)
+		}
+		lk, err := attachNative(tgt.do, p, tgt.inIndex, tgt.in)
+		if err != nil {
+			return err
+		}
+		defer lk.Close()
+		before, err := count()
+		if err != nil {
+			return err
+		}
+		r, err := gen.Run(ctx, genOpts)
+		if err != nil {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond) // the receiver drains its ring
+		after, err := count()
+		if err != nil {
+			return err
+		}
+		into.add(r.Sent, after-before, r.Elapsed)
+		return nil
+	}
+	xdhcpDropped := func() (uint64, error) {
+		v, err := prog.Verdicts()
+		if err != nil {
+			return 0, err
+		}
+		if other := v.Total() - v[decide.ReasonPartnerDropped]; other != 0 {
+			return 0, fmt.Errorf("drop bench: xdhcp counted %d packets that were not partner-dropped (%v): the flood is not what the bench meant", other, v)
+		}
+		return v[decide.ReasonPartnerDropped], nil
+	}
+	for r := 0; r < o.Rounds; r++ {
+		if err := phase(trivial.Prog, trivial.Count, &res.Trivial); err != nil {
+			return nil, err
+		}
+		if err := phase(prog.XDP(), xdhcpDropped, &res.XDHCP); err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if res.Trivial.ReceivedRate == 0 {
+		return nil, errors.New("drop bench: the trivial receiver saw no packets")
+	}
+	res.Ratio = res.XDHCP.ReceivedRate / res.Trivial.ReceivedRate
+	res.GoalMet = res.Ratio >= DropGoal
+	return res, nil
+}

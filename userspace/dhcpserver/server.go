@@ -1,0 +1,108 @@
+// Package dhcpserver answers DHCPv4 requests (RFC 2131/2132): a chain of
+// handlers, one per concern as in coredhcp, builds the reply from the
+// configuration and the lease store, and Route says where it must go.
+package dhcpserver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/xdhcp/xdhcp/userspace/config"
+	"github.com/xdhcp/xdhcp/userspace/lease"
+)
+
+// Meta says where a request came in.
+type Meta struct {
+	Iface string
+	// IfAddr is the receiving interface's IPv4 address (subnet selection
+	// for direct clients, default server identifier).
+	IfAddr netip.Addr
+	// ServerID is the identifier (option 54) to answer with.
+	ServerID netip.Addr
+}
+
+// Exchange is one request on its way through the handlers.
+type Exchange struct {
+	Ctx    context.Context
+	Req    *dhcpv4.DHCPv4
+	Resp   *dhcpv4.DHCPv4
+	Meta   Meta
+	Subnet *config.Subnet
+	Client lease.ClientID
+	// Reservation is the client's reservation in Subnet, if any.
+	Reservation *config.Reservation
+	// Why says why the exchange ended without a reply (logs, tests).
+	Why string
+}
+
+// Handler does one concern. It returns false to end the exchange; the
+// reply is then Resp (nil: no reply).
+type Handler func(s *Server, x *Exchange) bool
+
+// Server answers requests.
+type Server struct {
+	cfg      atomic.Pointer[config.Config]
+	store    *lease.Store
+	log      *slog.Logger
+	handlers []Handler
+}
+
+// New makes a server over cfg and store.
+func New(cfg *config.Config, store *lease.Store, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{store: store, log: log, handlers: []Handler{
+		checkRequest,   // shape, message type
+		selectSubnet,   // giaddr, interface
+		identifyClient, // option 61 or chaddr, reservation
+		leaseByMessage, // offer, bind, decline, release, inform
+		setOptions,     // parameter request list, subnet options, timers
+		// Option 82 goes back to the relay: NewReplyFromRequest copies it.
+	}}
+	s.cfg.Store(cfg)
+	return s
+}
+
+// Config is the configuration in use.
+func (s *Server) Config() *config.Config { return s.cfg.Load() }
+
+// SetConfig swaps the configuration (reload).
+func (s *Server) SetConfig(c *config.Config) { s.cfg.Store(c) }
+
+// Handle answers one request; a nil reply means stay silent.
+func (s *Server) Handle(ctx context.Context, req *dhcpv4.DHCPv4, m Meta) *dhcpv4.DHCPv4 {
+	x := &Exchange{Ctx: ctx, Req: req, Meta: m}
+	for _, h := range s.handlers {
+		if !h(s, x) {
+			break
+		}
+	}
+	if x.Resp == nil {
+		s.log.Debug("no reply", "type", req.MessageType(), "chaddr", req.ClientHWAddr, "xid", req.TransactionID, "why", x.Why)
+	}
+	return x.Resp
+}
+
+// silent ends the exchange without a reply.
+func (x *Exchange) silent(f string, a ...any) bool {
+	x.Resp = nil
+	x.Why = fmt.Sprintf(f, a...)
+	return false
+}
+
+func ip4(a netip.Addr) net.IP { return net.IP(a.AsSlice()) }
+
+func addrOf(ip net.IP) netip.Addr {
+	a, ok := netip.AddrFromSlice(ip.To4())
+	if !ok || a.IsUnspecified() {
+		return netip.Addr{}
+	}
+	return a
+}

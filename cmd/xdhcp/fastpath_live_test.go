@@ -35,12 +35,12 @@ func needRoot(t *testing.T) {
 }
 
 // lab is a server namespace and a client namespace joined by a veth pair.
-type lab struct {
+type liveLab struct {
 	srv, cli *labnet.NS
 	tx       *labnet.PacketSocket
 }
 
-func newLab(t *testing.T, prefix string) *lab {
+func newLab(t *testing.T, prefix string) *liveLab {
 	t.Helper()
 	needRoot(t)
 	ctx := context.Background()
@@ -63,7 +63,7 @@ func newLab(t *testing.T, prefix string) *lab {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tx.Close() })
-	return &lab{srv: srv, cli: cli, tx: tx}
+	return &liveLab{srv: srv, cli: cli, tx: tx}
 }
 
 // run runs the binary with args through wrap (ip netns exec or nsenter) and returns stdout.
@@ -94,7 +94,7 @@ func readStatsJSON(t *testing.T, out string) statsJSON {
 }
 
 // sendSecs sends one DISCOVER per secs value for a client the primary owns.
-func (l *lab) sendSecs(t *testing.T, from, to uint16) {
+func (l *liveLab) sendSecs(t *testing.T, from, to uint16) {
 	t.Helper()
 	mac := net.HardwareAddr{0, 0, 1, 2, 3, 5} // bucket 45: the primary's under split 128
 	for s := from; s <= to; s++ {

@@ -16,7 +16,7 @@ import (
 var version = "dev"
 
 func newApp() *cli.App {
-	return &cli.App{
+	return finishApp(&cli.App{
 		Name:                 "xdhcp",
 		Usage:                "DHCPv4 load-balance failover server with an XDP fast path",
 		Version:              version,
@@ -29,9 +29,12 @@ func newApp() *cli.App {
 			bucketsCommand(),
 			stateCommand(),
 			statsCommand(),
+			benchCommand(),
 			probeCommand(),
+			labCommand(),
+			relaysCommand(), explainCommand(), mapsCommand(), versionCommand(), completionCommand(), manCommand(),
 		},
-	}
+	})
 }
 
 func main() {

@@ -12,7 +12,7 @@ build:
 
 # Rebuilds the committed bpf2go outputs (needs clang; scripts/install-deps.sh).
 generate:
-	$(GO) generate ./loader/...
+	$(GO) generate ./loader/... ./userspace/gen/...
 
 # The whole suite: unit, kernel (BPF_PROG_TEST_RUN), namespace and real-peer
 # tests (root; they skip with a message otherwise), then short fuzz runs.
@@ -35,7 +35,7 @@ vet:
 
 # CI: regenerating the BPF objects must change nothing.
 check-generate: generate
-	git diff --exit-code -- loader/ || (echo "make generate changed the committed bpf2go outputs: commit them" >&2; exit 1)
+	git diff --exit-code -- loader/ userspace/gen/ || (echo "make generate changed the committed bpf2go outputs: commit them" >&2; exit 1)
 
 clean:
 	rm -rf bin

@@ -87,11 +87,11 @@ func (f Finding) Flagged() bool { return f.Status == StatusForwardsOnlyHere }
 
 // Report is the diagnosis of every relay.
 type Report struct {
-	Rule     Rule      `json:"rule"`
-	Relays   []Finding `json:"relays"`
-	Flagged  int       `json:"flagged"`
-	Summary  string    `json:"summary"`
-	WindowNs int64     `json:"window_ns,omitempty"` // 0: counters since load or reset
+	Rule    Rule      `json:"rule"`
+	Relays  []Finding `json:"relays"`
+	Flagged int       `json:"flagged"`
+	Summary string    `json:"summary"`
+	Window  string    `json:"window,omitempty"` // empty: counters since load or reset
 }
 
 // Name is how a relay is shown: its address, or "direct" for giaddr 0.

@@ -22,26 +22,19 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-struct gen_config {
-	__u32 ifindex;    // redirect target
-	__u32 clients;    // entries of gen_clients in use (>= 1)
-	__u32 cpu_stride; // start offset between CPUs' client sequences
-	__u32 secs_min;
-	__u32 secs_span; // max - min + 1 (1..65536)
-	__u32 rewrite;   // 0: send the template unchanged (the baseline)
-};
+// Set by userspace at load time (the program is loaded for every run), so
+// the verifier folds them in: no lookup per packet.
+volatile const __u32 gen_ifindex = 0;    // redirect target
+volatile const __u32 gen_clients_n = 1;  // entries of gen_clients in use (>= 1)
+volatile const __u32 gen_cpu_stride = 0; // start offset between CPUs' client sequences
+volatile const __u32 gen_secs_min = 0;
+volatile const __u32 gen_secs_span = 1; // max - min + 1 (1..65536)
+volatile const __u32 gen_rewrite = 1;   // 0: send the template unchanged (the baseline)
 
 struct gen_client {
 	__u8 mac[MAC_LEN];
 	__u8 pad[2];
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct gen_config);
-} gen_cfg SEC(".maps");
 
 // Sized by userspace at load time.
 struct {
@@ -51,17 +44,23 @@ struct {
 	__type(value, struct gen_client);
 } gen_clients SEC(".maps");
 
-// Frames handed to the redirect, per CPU: the sent count (a retried test run
-// repeats frames, so userspace cannot count them itself) and the client index.
+// Per CPU: frames handed to the redirect (a retried test run repeats frames,
+// so userspace cannot count them itself) and the next client.
+struct gen_state {
+	__u64 sent;
+	__u32 next;
+	__u32 started;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct gen_state);
 } gen_sent SEC(".maps");
 
-const struct gen_config *unused_gen_config __attribute__((unused));
 const struct gen_client *unused_gen_client __attribute__((unused));
+const struct gen_state *unused_gen_state __attribute__((unused));
 
 SEC("xdp")
 int xdhcp_gen(struct xdp_md *ctx)
@@ -70,27 +69,30 @@ int xdhcp_gen(struct xdp_md *ctx)
 	__u8 *end = (__u8 *)(long)ctx->data_end;
 	__u32 zero = 0;
 
-	struct gen_config *cfg = bpf_map_lookup_elem(&gen_cfg, &zero);
-	__u64 *sent = bpf_map_lookup_elem(&gen_sent, &zero);
-	if (!cfg || !sent || cfg->clients == 0 || cfg->secs_span == 0)
+	struct gen_state *st = bpf_map_lookup_elem(&gen_sent, &zero);
+	if (!st)
 		return XDP_ABORTED;
-	__u64 n = *sent;
+	st->sent++;
+	if (!gen_rewrite)
+		return bpf_redirect(gen_ifindex, 0);
 
-	if (cfg->rewrite) {
-		if (data + BOOTP_OFF + BOOTP_CHADDR_OFF + MAC_LEN > end)
-			return XDP_ABORTED;
-		__u64 seq = n + (__u64)bpf_get_smp_processor_id() * cfg->cpu_stride;
-		__u32 idx = (__u32)(seq % cfg->clients);
-		struct gen_client *c = bpf_map_lookup_elem(&gen_clients, &idx);
-		if (!c)
-			return XDP_ABORTED;
-		__builtin_memcpy(data + ETH_SRC_OFF, c->mac, MAC_LEN);
-		__builtin_memcpy(data + BOOTP_OFF + BOOTP_CHADDR_OFF, c->mac, MAC_LEN);
-		__u32 r = bpf_get_prandom_u32();
-		__builtin_memcpy(data + BOOTP_OFF + BOOTP_XID_OFF, &r, 4);
-		__u16 secs = bpf_htons((__u16)(cfg->secs_min + (r >> 8) % cfg->secs_span));
-		__builtin_memcpy(data + BOOTP_OFF + BOOTP_SECS_OFF, &secs, 2);
+	if (data + BOOTP_OFF + BOOTP_CHADDR_OFF + MAC_LEN > end)
+		return XDP_ABORTED;
+	if (!st->started) {
+		st->next = (bpf_get_smp_processor_id() * gen_cpu_stride) % gen_clients_n;
+		st->started = 1;
 	}
-	*sent = n + 1;
-	return bpf_redirect(cfg->ifindex, 0);
+	__u32 idx = st->next;
+	st->next = idx + 1 < gen_clients_n ? idx + 1 : 0;
+	struct gen_client *c = bpf_map_lookup_elem(&gen_clients, &idx);
+	if (!c)
+		return XDP_ABORTED;
+	__builtin_memcpy(data + ETH_SRC_OFF, c->mac, MAC_LEN);
+	__builtin_memcpy(data + BOOTP_OFF + BOOTP_CHADDR_OFF, c->mac, MAC_LEN);
+	__u32 r = bpf_get_prandom_u32();
+	__builtin_memcpy(data + BOOTP_OFF + BOOTP_XID_OFF, &r, 4);
+	// 16 random bits scaled onto the range: no division per packet.
+	__u16 secs = bpf_htons((__u16)(gen_secs_min + (((__u64)(r >> 16) * gen_secs_span) >> 16)));
+	__builtin_memcpy(data + BOOTP_OFF + BOOTP_SECS_OFF, &secs, 2);
+	return bpf_redirect(gen_ifindex, 0);
 }

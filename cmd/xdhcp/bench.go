@@ -61,7 +61,7 @@ func benchGenCommand() *cli.Command {
 		&cli.StringFlag{Name: "server-id", Value: "198.18.0.1", Usage: "option 54 of request, decline and release (and their unicast destination)"},
 		&cli.StringFlag{Name: "role", Value: "primary", Usage: "the server --peer-share is counted against: primary or secondary"},
 		&cli.IntFlag{Name: "threads", Value: 1, Usage: "generator threads, one per CPU"},
-		&cli.DurationFlag{Name: "baseline", Value: time.Second, Usage: "with --pps max: first send the template unchanged for this long, the baseline rate (0: skip)"},
+		&cli.DurationFlag{Name: "baseline", Value: 2 * time.Second, Usage: "with --pps max: first send the first client's frame unchanged for this long, the baseline rate (0: skip)"},
 		jsonFlag,
 	}, hbaFlags()...)
 	return &cli.Command{
@@ -83,7 +83,7 @@ func benchGenCommand() *cli.Command {
 				if err != nil {
 					return fmt.Errorf("baseline run: %w", err)
 				}
-				view.Baseline = benchRate{What: "template sent unchanged (no per-packet rewrite)", Rate: r.Rate, Sent: r.Sent}
+				view.Baseline = benchRate{What: "first client's frame sent unchanged, no per-packet rewrite", Rate: r.Rate, Sent: r.Sent}
 			} else if o.PPS > 0 {
 				view.Baseline = benchRate{What: "requested rate", Rate: float64(o.PPS)}
 			}

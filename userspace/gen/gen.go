@@ -40,8 +40,8 @@ type Options struct {
 	// Threads run the program in parallel, thread i pinned to CPU i (mod the
 	// CPU count). Default 1.
 	Threads int
-	// Plain sends the templates unchanged: the baseline that shows what the
-	// per-packet rewrite costs.
+	// Plain sends the templates unchanged, all from the first client: the
+	// baseline that shows what the per-packet rewrite costs.
 	Plain bool
 	// Enter runs on each generator thread before it sends (to enter a
 	// network namespace, say); such a thread is discarded afterwards.
@@ -113,24 +113,35 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
+		if o.Plain {
+			// The baseline's one client: the first of the list, as a
+			// receiver would see it in the real run.
+			copy(b[ethSrcOff:], o.Clients[0])
+			copy(b[bootpOff+chaddrOff:], o.Clients[0])
+		}
 		templates[i] = b
 	}
-	objs, err := load(len(o.Clients))
+	ifindex, err := resolveIface(o.Iface, o.Enter)
 	if err != nil {
-		return Result{}, err
-	}
-	defer objs.Close()
-	if err := fillClients(objs.GenClients, o.Clients); err != nil {
 		return Result{}, err
 	}
 	ncpu, err := ebpf.PossibleCPU()
 	if err != nil {
 		return Result{}, fmt.Errorf("generator: count CPUs: %w", err)
 	}
-	cfg := genGenConfig{Clients: uint32(len(o.Clients)), CpuStride: uint32(len(o.Clients) / ncpu),
-		SecsMin: uint32(o.SecsMin), SecsSpan: uint32(o.SecsMax) - uint32(o.SecsMin) + 1}
-	if !o.Plain {
-		cfg.Rewrite = 1
+	consts := map[string]uint32{"gen_ifindex": uint32(ifindex), "gen_clients_n": uint32(len(o.Clients)),
+		"gen_cpu_stride": uint32(len(o.Clients) / ncpu), "gen_secs_min": uint32(o.SecsMin),
+		"gen_secs_span": uint32(o.SecsMax) - uint32(o.SecsMin) + 1, "gen_rewrite": 1}
+	if o.Plain {
+		consts["gen_rewrite"] = 0
+	}
+	objs, err := load(len(o.Clients), consts)
+	if err != nil {
+		return Result{}, err
+	}
+	defer objs.Close()
+	if err := fillClients(objs.GenClients, o.Clients); err != nil {
+		return Result{}, err
 	}
 
 	if o.Duration > 0 {
@@ -149,19 +160,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	start := time.Now()
 	errs := make(chan error, o.Threads)
 	var wg sync.WaitGroup
-	var cfgOnce sync.Once
 	for i := 0; i < o.Threads; i++ {
-		w := worker{o: &o, objs: objs, templates: templates, budget: budget, id: i,
-			setConfig: func(ifindex int) error {
-				var err error
-				cfgOnce.Do(func() {
-					cfg.Ifindex = uint32(ifindex)
-					if e := objs.GenCfg.Update(uint32(0), &cfg, ebpf.UpdateAny); e != nil {
-						err = fmt.Errorf("generator: write config: %w", e)
-					}
-				})
-				return err
-			}}
+		w := worker{o: &o, objs: objs, templates: templates, budget: budget, id: i, ifindex: ifindex}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -215,12 +215,48 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	return res, errors.Join(all...)
 }
 
-func load(clients int) (*genObjects, error) {
+// resolveIface finds name's index in the namespace the generator threads
+// will be in (Enter runs on a throwaway thread first).
+func resolveIface(name string, enter func() error) (int, error) {
+	type answer struct {
+		idx int
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: Enter may change the thread's namespace
+		if enter != nil {
+			if err := enter(); err != nil {
+				ch <- answer{err: fmt.Errorf("generator: %w", err)}
+				return
+			}
+		}
+		ifc, err := net.InterfaceByName(name)
+		if err != nil {
+			ch <- answer{err: fmt.Errorf("generator: interface %s: %w", name, err)}
+			return
+		}
+		ch <- answer{idx: ifc.Index}
+	}()
+	a := <-ch
+	return a.idx, a.err
+}
+
+func load(clients int, consts map[string]uint32) (*genObjects, error) {
 	spec, err := loadGen()
 	if err != nil {
 		return nil, fmt.Errorf("generator: read embedded BPF object: %w", err)
 	}
 	spec.Maps["gen_clients"].MaxEntries = uint32(clients)
+	for name, v := range consts {
+		vs, ok := spec.Variables[name]
+		if !ok {
+			return nil, fmt.Errorf("generator: BPF object has no constant %s", name)
+		}
+		if err := vs.Set(v); err != nil {
+			return nil, fmt.Errorf("generator: set %s: %w", name, err)
+		}
+	}
 	var objs genObjects
 	if err := spec.LoadAndAssign(&objs, nil); err != nil {
 		if errors.Is(err, unix.EPERM) {
@@ -251,13 +287,13 @@ func fillClients(m *ebpf.Map, clients []net.HardwareAddr) error {
 }
 
 func sentCount(m *ebpf.Map) (uint64, error) {
-	var per []uint64
+	var per []genGenState
 	if err := m.Lookup(uint32(0), &per); err != nil {
 		return 0, fmt.Errorf("generator: read sent counter: %w", err)
 	}
 	var n uint64
 	for _, v := range per {
-		n += v
+		n += v.Sent
 	}
 	return n, nil
 }
@@ -268,7 +304,7 @@ type worker struct {
 	templates [][]byte
 	budget    *atomic.Int64
 	id        int
-	setConfig func(ifindex int) error
+	ifindex   int
 }
 
 // claim takes up to n packets from the shared count; 0 means the count is spent.
@@ -304,13 +340,6 @@ func (w *worker) run(ctx context.Context) error {
 	if err := unix.SchedSetaffinity(0, &set); err != nil {
 		return fmt.Errorf("generator thread %d: pin to CPU %d: %w", w.id, cpu, err)
 	}
-	ifc, err := net.InterfaceByName(w.o.Iface)
-	if err != nil {
-		return fmt.Errorf("generator: interface %s: %w", w.o.Iface, err)
-	}
-	if err := w.setConfig(ifc.Index); err != nil {
-		return err
-	}
 	var perThread float64
 	if w.o.PPS > 0 {
 		perThread = float64(w.o.PPS) / float64(w.o.Threads)
@@ -342,7 +371,7 @@ func (w *worker) run(ctx context.Context) error {
 		callStart := time.Now()
 		_, err := w.objs.XdhcpGen.Run(&ebpf.RunOptions{
 			Data:    t,
-			Context: xdpMd{DataEnd: uint32(len(t)), IngressIfindex: uint32(ifc.Index)},
+			Context: xdpMd{DataEnd: uint32(len(t)), IngressIfindex: uint32(w.ifindex)},
 			Repeat:  uint32(n),
 			Flags:   unix.BPF_F_TEST_XDP_LIVE_FRAMES,
 		})

@@ -19,26 +19,28 @@ type genGenClient struct {
 	Pad [2]uint8
 }
 
-type genGenConfig struct {
-	_         structs.HostLayout
-	Ifindex   uint32
-	Clients   uint32
-	CpuStride uint32
-	SecsMin   uint32
-	SecsSpan  uint32
-	Rewrite   uint32
+type genGenState struct {
+	_       structs.HostLayout
+	Sent    uint64
+	Next    uint32
+	Started uint32
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	genMapGenCfg          = "gen_cfg"
 	genMapGenClients      = "gen_clients"
 	genMapGenSent         = "gen_sent"
 	genProgXdhcpGen       = "xdhcp_gen"
+	genVarGenClientsN     = "gen_clients_n"
+	genVarGenCpuStride    = "gen_cpu_stride"
+	genVarGenIfindex      = "gen_ifindex"
+	genVarGenRewrite      = "gen_rewrite"
+	genVarGenSecsMin      = "gen_secs_min"
+	genVarGenSecsSpan     = "gen_secs_span"
 	genVarUnusedGenClient = "unused_gen_client"
-	genVarUnusedGenConfig = "unused_gen_config"
+	genVarUnusedGenState  = "unused_gen_state"
 )
 
 // loadGen returns the embedded CollectionSpec for gen.
@@ -90,7 +92,6 @@ type genProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type genMapSpecs struct {
-	GenCfg     *ebpf.MapSpec `ebpf:"gen_cfg"`
 	GenClients *ebpf.MapSpec `ebpf:"gen_clients"`
 	GenSent    *ebpf.MapSpec `ebpf:"gen_sent"`
 }
@@ -99,8 +100,14 @@ type genMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type genVariableSpecs struct {
+	GenClientsN     *ebpf.VariableSpec `ebpf:"gen_clients_n"`
+	GenCpuStride    *ebpf.VariableSpec `ebpf:"gen_cpu_stride"`
+	GenIfindex      *ebpf.VariableSpec `ebpf:"gen_ifindex"`
+	GenRewrite      *ebpf.VariableSpec `ebpf:"gen_rewrite"`
+	GenSecsMin      *ebpf.VariableSpec `ebpf:"gen_secs_min"`
+	GenSecsSpan     *ebpf.VariableSpec `ebpf:"gen_secs_span"`
 	UnusedGenClient *ebpf.VariableSpec `ebpf:"unused_gen_client"`
-	UnusedGenConfig *ebpf.VariableSpec `ebpf:"unused_gen_config"`
+	UnusedGenState  *ebpf.VariableSpec `ebpf:"unused_gen_state"`
 }
 
 // genObjects contains all objects after they have been loaded into the kernel.
@@ -123,14 +130,12 @@ func (o *genObjects) Close() error {
 //
 // It can be passed to loadGenObjects or ebpf.CollectionSpec.LoadAndAssign.
 type genMaps struct {
-	GenCfg     *ebpf.Map `ebpf:"gen_cfg"`
 	GenClients *ebpf.Map `ebpf:"gen_clients"`
 	GenSent    *ebpf.Map `ebpf:"gen_sent"`
 }
 
 func (m *genMaps) Close() error {
 	return _GenClose(
-		m.GenCfg,
 		m.GenClients,
 		m.GenSent,
 	)
@@ -140,8 +145,14 @@ func (m *genMaps) Close() error {
 //
 // It can be passed to loadGenObjects or ebpf.CollectionSpec.LoadAndAssign.
 type genVariables struct {
+	GenClientsN     *ebpf.Variable `ebpf:"gen_clients_n"`
+	GenCpuStride    *ebpf.Variable `ebpf:"gen_cpu_stride"`
+	GenIfindex      *ebpf.Variable `ebpf:"gen_ifindex"`
+	GenRewrite      *ebpf.Variable `ebpf:"gen_rewrite"`
+	GenSecsMin      *ebpf.Variable `ebpf:"gen_secs_min"`
+	GenSecsSpan     *ebpf.Variable `ebpf:"gen_secs_span"`
 	UnusedGenClient *ebpf.Variable `ebpf:"unused_gen_client"`
-	UnusedGenConfig *ebpf.Variable `ebpf:"unused_gen_config"`
+	UnusedGenState  *ebpf.Variable `ebpf:"unused_gen_state"`
 }
 
 // genPrograms contains all programs after they have been loaded into the kernel.

@@ -120,6 +120,7 @@ func Template(t Type, serverID netip.Addr) ([]byte, error) {
 
 // Offsets the program writes at (bpf/gen.c).
 const (
+	ethSrcOff = 6
 	bootpOff  = 42
 	chaddrOff = 28
 )

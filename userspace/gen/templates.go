@@ -24,7 +24,7 @@ const (
 	Rebind   Type = "rebind"   // broadcast REQUEST with ciaddr: always answered
 	Decline  Type = "decline"  // DECLINE naming the server id
 	Release  Type = "release"  // unicast RELEASE naming the server id
-	Inform   Type = "inform"   // INFORM with ciaddr: not gated
+	Inform   Type = "inform"   // INFORM with ciaddr: hash-gated
 )
 
 // Types lists every kind in a stable order.

@@ -138,5 +138,3 @@ func TestProgramRewritesEachPacket(t *testing.T) {
 		t.Errorf("sent counter %d (%v), want 7", n, err)
 	}
 }
-
-

@@ -37,6 +37,21 @@ which answers by that state's rules. The daemon sets it; an operator may
 force it. Without a subcommand it prints the state.`,
 	"state get": `Prints the failover state the fast path applies now.`,
 	"state set": `Sets the failover state in the live configuration; the next packet sees it.`,
+	"check-config": `Loads FILE the way serve does and reports every error with its line, or a
+one-line summary (subnets, ranges, reservations). --json prints the parsed
+configuration. The systemd unit runs it before starting the daemon.`,
+	"bench": `Measurements of the fast path on this machine, each against a baseline taken
+in the same run so the figure is a ratio, not a guess: gen (a load
+generator), xdp (in-kernel cost per verdict path), drop (drop rate into a veth).`,
+	"bench gen": `Sends DHCP requests built from templates out of --iface with BPF live frames,
+cycling through --clients chaddrs of which --peer-share hash to the partner,
+at --pps or as fast as possible, and reports the rate reached.`,
+	"bench xdp": `Times each verdict path of the xdhcp program (owned, partner-dropped,
+secs-override, not-dhcp, ...) with BPF_PROG_TEST_RUN and compares it with a
+trivial XDP_PASS program timed in the same rounds; reports medians.`,
+	"bench drop": `Floods partner-owned DISCOVERs into a veth and measures how many per second
+the receiving side drops, first with a trivial XDP_DROP program, then with
+xdhcp, alternating for --rounds; by default in a namespace of its own.`,
 	"stats": `Prints the fast path's verdict counters: one per reason (owned,
 partner-dropped, secs-override, renew-rebind, not-dhcp, ...), summed over CPUs,
 with the action each reason takes. --watch prints again every --interval with

@@ -124,7 +124,7 @@ func describePin(path string) pinView {
 		}
 		return pv
 	}
-	if l, err := link.LoadPinnedLink(path, &ebpf.LoadPinOptions{ReadOnly: true}); err == nil {
+	if l, err := link.LoadPinnedLink(path, nil); err == nil {
 		defer l.Close()
 		pv.Kind = "link"
 		info, err := l.Info()
@@ -138,7 +138,7 @@ func describePin(path string) pinView {
 		}
 		return pv
 	}
-	if p, err := ebpf.LoadPinnedProgram(path, &ebpf.LoadPinOptions{ReadOnly: true}); err == nil {
+	if p, err := ebpf.LoadPinnedProgram(path, nil); err == nil {
 		defer p.Close()
 		pv.Kind = "program"
 		if info, err := p.Info(); err == nil {

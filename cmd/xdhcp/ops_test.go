@@ -248,14 +248,66 @@ func TestVersionAndCompletion(t *testing.T) {
 	if _, err := runApp(t, "completion", "fish"); err == nil || !strings.Contains(err.Error(), `"fish"`) {
 		t.Errorf("completion fish: %v", err)
 	}
-	// The binary answers completion requests itself.
-	words, err := runApp(t, "--generate-bash-completion")
+	// The binary answers completion requests itself (urfave reads os.Args
+	// for this, so it runs as its own process).
+	raw, err := exec.Command(buildBinary(t), "--generate-bash-completion").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
+	words := string(raw)
 	for _, cmd := range []string{"relays", "explain", "maps", "version", "completion"} {
 		if !strings.Contains(words, cmd+"\n") && !strings.Contains(words, cmd+":") {
 			t.Errorf("completion candidates lack %s:\n%s", cmd, words)
 		}
+	}
+}
+
+// The unit's XDHCP_* variables are flags xdhcp really reads, and systemd
+// accepts the unit.
+func TestSystemdUnit(t *testing.T) {
+	unit, err := os.ReadFile("../../scripts/xdhcp.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := newApp()
+	known := map[string]bool{}
+	for _, f := range app.Flags {
+		for _, e := range envVarsOf(f) {
+			known[e] = true
+		}
+	}
+	walkCommands(app.Commands, "", func(path string, cmd *cli.Command) {
+		if path == "serve" {
+			for _, f := range cmd.Flags {
+				for _, e := range envVarsOf(f) {
+					known[e] = true
+				}
+			}
+		}
+	})
+	for _, line := range strings.Split(string(unit), "\n") {
+		name, ok := strings.CutPrefix(line, "Environment=")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(name, "=")
+		if !known[name] {
+			t.Errorf("unit sets %s, which no serve or global flag reads", name)
+		}
+	}
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("systemd-analyze not installed")
+	}
+	// verify wants the ExecStart binary to exist: point it at the test binary.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "xdhcp.service")
+	if err := os.WriteFile(path, bytes.ReplaceAll(unit, []byte("/usr/local/bin/xdhcp"), []byte(self)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("systemd-analyze", "verify", path).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }

@@ -37,6 +37,21 @@
 #define MAX_OPTION_ITER 64
 #define MAX_OPTIONS_LEN 1500
 #define MAX_CLIENT_ID_LEN 255
+// Ethernet + two tags + IPv4 with options + UDP + BOOTP fixed part + cookie
+#define MAX_OPTIONS_START 512
+
+// bounded(x, mask) is x & mask with the mask kept: the empty asm hides what
+// clang knows about x, so it cannot drop the mask as redundant, and the
+// verifier sees the bound right where the pointer arithmetic needs it.
+#define bounded(x, mask)                         \
+	({                                       \
+		__u32 __v = (x);                 \
+		asm volatile("" : "+r"(__v));    \
+		__v & (mask);                    \
+	})
+#define OPTIONS_START_MASK 0x3ff
+#define OPTIONS_LEN_MASK 0x7ff
+#define KEY_OFF_MASK 0xfff
 
 #define OPT_PAD 0
 #define OPT_REQUESTED_IP 50
@@ -55,7 +70,9 @@
 
 #define NUM_BUCKETS 256
 #define MAX_SERVER_IDS 8
-#define MAX_RELAYS 4096
+#define RELAY_SLOTS 1024
+#define RELAY_SLOT_SHIFT 22 // 32 - log2(RELAY_SLOTS)
+#define FIBONACCI_32 2654435769u
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -113,13 +130,14 @@ struct xdhcp_bucket_stats {
 };
 
 struct xdhcp_relay_stats {
+	__u32 relay; // giaddr, network order; 0 is "direct" (on-link clients)
+	__u16 max_override_secs;
+	__u16 pad;
 	__u64 requests; // hash-gated requests through this relay
 	__u64 owned;
 	__u64 partner_dropped;
 	__u64 partner_overridden;
 	__u64 last_seen_ns;
-	__u16 max_override_secs;
-	__u8 pad[6];
 };
 
 // Two config slots and an index: the writer fills the idle slot and then
@@ -152,10 +170,13 @@ struct {
 	__type(value, struct xdhcp_bucket_stats);
 } xdhcp_buckets SEC(".maps");
 
-// Keyed by giaddr (network order); 0 is "direct" (on-link clients).
+// Per-relay counters in a direct-mapped per-CPU table indexed by a hash of
+// giaddr: an array lookup and no atomics, where an LRU hash cost more than
+// the rest of the decision. A relay that lands on a slot held by another
+// takes it over (bounded memory; with 1024 slots collisions are rare).
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_RELAYS);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RELAY_SLOTS);
 	__type(key, __u32);
 	__type(value, struct xdhcp_relay_stats);
 } xdhcp_relays SEC(".maps");
@@ -241,105 +262,74 @@ static __always_inline __u32 load_be32(const __u8 *p)
 	return ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | p[3];
 }
 
-// The option walk and the hash run over a per-CPU copy of the options area
-// (and chaddr) with masked indices: the verifier checks each loop body once
-// (bpf_loop) instead of once per path through a packet-pointer loop.
-#define SCRATCH_SIZE 2048
-#define SCRATCH_MASK (SCRATCH_SIZE - 1)
-#define SCRATCH_CHADDR_OFF 1536
-
-struct scratch {
-	__u8 buf[SCRATCH_SIZE];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} xdhcp_scratch SEC(".maps");
-
-enum walk_result { WALK_RUNNING = 0, WALK_DONE, WALK_MALFORMED };
-
-struct walk_ctx {
-	struct request req;
-	__u32 off;
-	__u32 limit;
-	__u32 result;
-};
-
-// walk_option reads one option at w->off; bpf_loop calls it at most
-// MAX_OPTION_ITER times.
-static long walk_option(__u64 index, void *data)
+// parse_options walks the options area [opt_off, opt_off + limit) of the
+// packet for 53, 54, 61, 50 and 52. It is a global function, so the
+// verifier checks its bounded loop once, not once per caller path.
+__attribute__((noinline)) int parse_options(struct xdp_md *ctx, __u32 opt_off, __u32 limit, struct request *req)
 {
-	struct walk_ctx *w = data;
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&xdhcp_scratch, &zero);
-	if (!s) {
-		w->result = WALK_MALFORMED;
-		return 1;
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	if (!req || opt_off > MAX_OPTIONS_START)
+		return REASON_MALFORMED;
+	if (limit > MAX_OPTIONS_LEN)
+		limit = MAX_OPTIONS_LEN;
+	__u8 *opts = data + bounded(opt_off, OPTIONS_START_MASK);
+	__u32 off = 0;
+
+	for (int i = 0; i < MAX_OPTION_ITER; i++) {
+		if (off >= limit)
+			return PARSE_OK; // ran to the end without END: tolerated
+		if (off > MAX_OPTIONS_LEN)
+			return REASON_MALFORMED;
+		__u8 *p = opts + bounded(off, OPTIONS_LEN_MASK);
+		if ((void *)(p + 1) > data_end)
+			return REASON_MALFORMED;
+		__u8 code = p[0];
+		if (code == OPT_PAD) {
+			off = bounded(off + 1, OPTIONS_LEN_MASK);
+			continue;
+		}
+		if (code == OPT_END)
+			return PARSE_OK;
+		if (off + 2 > limit || (void *)(p + 2) > data_end)
+			return REASON_MALFORMED;
+		__u32 len = p[1];
+		if (off + 2 + len > limit)
+			return REASON_MALFORMED;
+		__u8 *v = p + 2;
+		switch (code) {
+		case OPT_MSG_TYPE:
+			if (len != 1 || (void *)(v + 1) > data_end)
+				return REASON_MALFORMED;
+			req->msg_type = v[0];
+			break;
+		case OPT_SERVER_ID:
+			if (len != 4 || (void *)(v + 4) > data_end)
+				return REASON_MALFORMED;
+			req->has_server_id = 1;
+			__builtin_memcpy(&req->server_id, v, 4); // network order, as the config stores it
+			break;
+		case OPT_REQUESTED_IP:
+			if (len != 4)
+				return REASON_MALFORMED;
+			break;
+		case OPT_CLIENT_ID:
+			req->cid_off = opt_off + off + 2;
+			req->cid_len = len;
+			break;
+		case OPT_OVERLOAD:
+			req->overload = 1;
+			break;
+		}
+		// off <= limit <= MAX_OPTIONS_LEN here; the mask says so to the
+		// verifier, so every iteration starts from the same state and
+		// the paths through one iteration prune each other.
+		off = bounded(off + 2 + len, OPTIONS_LEN_MASK);
 	}
-	__u32 off = w->off;
-	if (off >= w->limit) {
-		w->result = WALK_DONE; // ran to the end without END: tolerated
-		return 1;
-	}
-	__u8 code = s->buf[off & SCRATCH_MASK];
-	if (code == OPT_PAD) {
-		w->off = off + 1;
-		return 0;
-	}
-	if (code == OPT_END) {
-		w->result = WALK_DONE;
-		return 1;
-	}
-	if (off + 2 > w->limit) {
-		w->result = WALK_MALFORMED;
-		return 1;
-	}
-	__u32 len = s->buf[(off + 1) & SCRATCH_MASK];
-	if (off + 2 + len > w->limit) {
-		w->result = WALK_MALFORMED;
-		return 1;
-	}
-	__u32 v = off + 2;
-	switch (code) {
-	case OPT_MSG_TYPE:
-		if (len != 1)
-			goto malformed;
-		w->req.msg_type = s->buf[v & SCRATCH_MASK];
-		break;
-	case OPT_SERVER_ID:
-		if (len != 4)
-			goto malformed;
-		w->req.has_server_id = 1;
-		// keep network order, as the config map stores server ids
-		w->req.server_id = bpf_htonl(((__u32)s->buf[v & SCRATCH_MASK] << 24) |
-					     ((__u32)s->buf[(v + 1) & SCRATCH_MASK] << 16) |
-					     ((__u32)s->buf[(v + 2) & SCRATCH_MASK] << 8) |
-					     s->buf[(v + 3) & SCRATCH_MASK]);
-		break;
-	case OPT_REQUESTED_IP:
-		if (len != 4)
-			goto malformed;
-		break;
-	case OPT_CLIENT_ID:
-		w->req.cid_off = v;
-		w->req.cid_len = len;
-		break;
-	case OPT_OVERLOAD:
-		w->req.overload = 1;
-		break;
-	}
-	w->off = v + len;
-	return 0;
-malformed:
-	w->result = WALK_MALFORMED;
-	return 1;
+	return REASON_MALFORMED; // more than MAX_OPTION_ITER steps
 }
 
-// parse_bootp reads the fixed header, copies chaddr and the options to the
-// scratch buffer and walks the options of a BOOTREQUEST.
+// parse_bootp reads the fixed header and walks the options of a BOOTREQUEST.
 static __always_inline int parse_bootp(struct xdp_md *ctx, __u8 *bootp, void *data_end, __u32 bootp_off,
 				       __u32 bootp_len, struct request *req)
 {
@@ -354,59 +344,41 @@ static __always_inline int parse_bootp(struct xdp_md *ctx, __u8 *bootp, void *da
 	req->ciaddr = *(__u32 *)(bootp + BOOTP_CIADDR_OFF);
 	req->giaddr = *(__u32 *)(bootp + BOOTP_GIADDR_OFF);
 
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&xdhcp_scratch, &zero);
-	if (!s)
-		return REASON_MALFORMED;
-	__builtin_memcpy(&s->buf[SCRATCH_CHADDR_OFF], bootp + BOOTP_CHADDR_OFF, MAX_HLEN);
-
 	__u8 *cookie = bootp + BOOTP_COOKIE_OFF;
 	if (bootp_len <= BOOTP_OPTIONS_OFF || (void *)(cookie + 4) > data_end ||
 	    load_be32(cookie) != DHCP_MAGIC_COOKIE)
 		return PARSE_OK; // plain BOOTP, or a cookie and no options
-	__u32 limit = bootp_len - BOOTP_OPTIONS_OFF;
-	if (limit > MAX_OPTIONS_LEN)
-		limit = MAX_OPTIONS_LEN;
-	if (bpf_xdp_load_bytes(ctx, bootp_off + BOOTP_OPTIONS_OFF, s->buf, limit) < 0)
-		return REASON_MALFORMED;
-
-	struct walk_ctx w = { .limit = limit };
-	w.req = *req;
-	bpf_loop(MAX_OPTION_ITER, walk_option, &w, 0);
-	*req = w.req;
-	if (w.result != WALK_DONE)
-		return REASON_MALFORMED; // a walk needing more than MAX_OPTION_ITER steps too
-	return PARSE_OK;
+	return parse_options(ctx, bootp_off + BOOTP_OPTIONS_OFF, bootp_len - BOOTP_OPTIONS_OFF, req);
 }
 
-struct hash_ctx {
-	__u32 last; // scratch index of the key's last byte
-	__u8 h;
-};
-
-static long hash_step(__u64 index, void *data)
+// hash_key is the RFC 3074 Pearson hash of len bytes at key_off, walked from
+// the last byte to the first. Global, like parse_options, for the verifier.
+__attribute__((noinline)) int hash_key(struct xdp_md *ctx, __u32 key_off, __u32 len)
 {
-	struct hash_ctx *hc = data;
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&xdhcp_scratch, &zero);
-	if (!s)
-		return 1;
-	hc->h = pearson[(hc->h ^ s->buf[(hc->last - index) & SCRATCH_MASK]) & 0xff];
-	return 0;
-}
-
-// client_bucket hashes the key (RFC 3074): option 61 when present and
-// non-empty, else chaddr[0:hlen], walked from its last byte to its first.
-static __always_inline __u8 client_bucket(const struct request *req, const struct xdhcp_config *cfg)
-{
-	__u32 start = SCRATCH_CHADDR_OFF, len = req->hlen;
-	if (req->cid_len && !(cfg->flags & FLAG_CHADDR_ONLY)) {
-		start = req->cid_off;
-		len = req->cid_len;
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	if (key_off > MAX_OPTIONS_START + MAX_OPTIONS_LEN || len > MAX_CLIENT_ID_LEN)
+		return 0;
+	__u8 *key = data + bounded(key_off, KEY_OFF_MASK);
+	__u8 h = len;
+	for (int i = 0; i < MAX_CLIENT_ID_LEN; i++) {
+		if (i >= len)
+			break;
+		__u8 *p = key + bounded(len - 1 - i, 0xff);
+		if ((void *)(p + 1) > data_end)
+			return 0; // cannot happen: the parser checked the key's bytes
+		h = pearson[h ^ *p];
 	}
-	struct hash_ctx hc = { .last = start + len - 1, .h = len };
-	bpf_loop(len, hash_step, &hc, 0);
-	return hc.h;
+	return h;
+}
+
+// client_bucket: option 61 when present and non-empty, else chaddr[0:hlen].
+static __always_inline __u8 client_bucket(struct xdp_md *ctx, __u32 bootp_off, const struct request *req,
+					  const struct xdhcp_config *cfg)
+{
+	if (req->cid_len && !(cfg->flags & FLAG_CHADDR_ONLY))
+		return hash_key(ctx, req->cid_off, req->cid_len);
+	return hash_key(ctx, bootp_off + BOOTP_CHADDR_OFF, req->hlen);
 }
 
 static __always_inline int owns(const struct xdhcp_config *cfg, __u8 bucket)
@@ -437,32 +409,32 @@ static __always_inline void count_bucket(__u8 bucket, int reason)
 
 static __always_inline void count_relay(const struct request *req, int reason, __u16 secs)
 {
-	__u32 key = req->giaddr;
-	struct xdhcp_relay_stats *s = bpf_map_lookup_elem(&xdhcp_relays, &key);
-	if (!s) {
-		struct xdhcp_relay_stats zero = {};
-		bpf_map_update_elem(&xdhcp_relays, &key, &zero, BPF_NOEXIST);
-		s = bpf_map_lookup_elem(&xdhcp_relays, &key);
-		if (!s)
-			return;
+	__u32 slot = (req->giaddr * FIBONACCI_32) >> RELAY_SLOT_SHIFT;
+	struct xdhcp_relay_stats *s = bpf_map_lookup_elem(&xdhcp_relays, &slot);
+	if (!s)
+		return;
+	if (s->relay != req->giaddr || !s->requests) {
+		__builtin_memset(s, 0, sizeof(*s));
+		s->relay = req->giaddr;
 	}
-	__sync_fetch_and_add(&s->requests, 1);
+	s->requests++;
 	if (reason == REASON_OWNED)
-		__sync_fetch_and_add(&s->owned, 1);
+		s->owned++;
 	else if (reason == REASON_PARTNER_DROPPED)
-		__sync_fetch_and_add(&s->partner_dropped, 1);
+		s->partner_dropped++;
 	else if (reason == REASON_SECS_OVERRIDE) {
-		__sync_fetch_and_add(&s->partner_overridden, 1);
+		s->partner_overridden++;
 		if (secs > s->max_override_secs)
 			s->max_override_secs = secs;
 	}
-	s->last_seen_ns = bpf_ktime_get_ns();
+	s->last_seen_ns = bpf_ktime_get_coarse_ns(); // a tick is fine, and cheaper
 }
 
 // hash_gate: the owner answers; the partner only once secs reaches the threshold.
-static __always_inline int hash_gate(const struct request *req, const struct xdhcp_config *cfg)
+static __always_inline int hash_gate(struct xdp_md *ctx, __u32 bootp_off, const struct request *req,
+				     const struct xdhcp_config *cfg)
 {
-	__u8 bucket = client_bucket(req, cfg);
+	__u8 bucket = client_bucket(ctx, bootp_off, req, cfg);
 	__u16 secs = effective_secs(req->secs, cfg);
 	int reason;
 	if (cfg->threshold == 0)
@@ -481,10 +453,11 @@ static __always_inline int hash_gate(const struct request *req, const struct xdh
 
 // server_id_gate: a message naming a server belongs to that server. With no
 // identifiers configured this server cannot tell, so the hash decides.
-static __always_inline int server_id_gate(const struct request *req, const struct xdhcp_config *cfg)
+static __always_inline int server_id_gate(struct xdp_md *ctx, __u32 bootp_off, const struct request *req,
+					  const struct xdhcp_config *cfg)
 {
 	if (cfg->server_id_count == 0)
-		return hash_gate(req, cfg);
+		return hash_gate(ctx, bootp_off, req, cfg);
 #pragma unroll
 	for (int i = 0; i < MAX_SERVER_IDS; i++) {
 		if (i < cfg->server_id_count && cfg->server_ids[i] == req->server_id)
@@ -494,7 +467,8 @@ static __always_inline int server_id_gate(const struct request *req, const struc
 }
 
 // decide applies the NORMAL-state message rules.
-static __always_inline int decide(const struct request *req, const struct xdhcp_config *cfg)
+static __always_inline int decide(struct xdp_md *ctx, __u32 bootp_off, const struct request *req,
+				  const struct xdhcp_config *cfg)
 {
 	if (cfg->state != STATE_NORMAL)
 		return REASON_STATE_PASS;
@@ -504,18 +478,18 @@ static __always_inline int decide(const struct request *req, const struct xdhcp_
 	case MSG_NONE:
 	case MSG_DISCOVER:
 	case MSG_INFORM:
-		return hash_gate(req, cfg);
+		return hash_gate(ctx, bootp_off, req, cfg);
 	case MSG_REQUEST:
 		if (req->ciaddr)
 			return REASON_RENEW_REBIND;
 		if (req->has_server_id)
-			return server_id_gate(req, cfg);
-		return hash_gate(req, cfg); // INIT-REBOOT
+			return server_id_gate(ctx, bootp_off, req, cfg);
+		return hash_gate(ctx, bootp_off, req, cfg); // INIT-REBOOT
 	case MSG_DECLINE:
 	case MSG_RELEASE:
 		if (req->has_server_id)
-			return server_id_gate(req, cfg);
-		return hash_gate(req, cfg);
+			return server_id_gate(ctx, bootp_off, req, cfg);
+		return hash_gate(ctx, bootp_off, req, cfg);
 	}
 	return REASON_OTHER_MESSAGE;
 }
@@ -568,5 +542,5 @@ int xdhcp_xdp(struct xdp_md *ctx)
 		reason = REASON_MALFORMED_DROPPED;
 	if (reason != PARSE_OK)
 		return verdict(reason);
-	return verdict(decide(&req, cfg));
+	return verdict(decide(ctx, bootp_off, &req, cfg));
 }

@@ -240,24 +240,41 @@ type RelayStats struct {
 	LastSeen          time.Time  `json:"last_seen"`
 }
 
-// Relays reads the per-relay counters.
+// Relays reads the per-relay counters, summed over CPUs.
 func (m *Maps) Relays() ([]RelayStats, error) {
-	var (
-		key uint32
-		val xdhcpXdhcpRelayStats
-		out []RelayStats
-	)
 	boot := bootTime()
-	it := m.relays.Iterate()
-	for it.Next(&key, &val) {
-		var b [4]byte
-		binary.NativeEndian.PutUint32(b[:], key)
-		out = append(out, RelayStats{Relay: netip.AddrFrom4(b), Requests: val.Requests, Owned: val.Owned,
-			PartnerDropped: val.PartnerDropped, PartnerOverridden: val.PartnerOverridden,
-			MaxOverrideSecs: val.MaxOverrideSecs, LastSeen: boot.Add(time.Duration(val.LastSeenNs))})
+	byRelay := map[uint32]*RelayStats{}
+	var order []uint32
+	var per []xdhcpXdhcpRelayStats
+	for slot := uint32(0); slot < m.relays.MaxEntries(); slot++ {
+		if err := m.relays.Lookup(slot, &per); err != nil {
+			return nil, fmt.Errorf("read relay slot %d: %w", slot, err)
+		}
+		for _, v := range per {
+			if v.Requests == 0 {
+				continue
+			}
+			r, ok := byRelay[v.Relay]
+			if !ok {
+				var b [4]byte
+				binary.NativeEndian.PutUint32(b[:], v.Relay)
+				r = &RelayStats{Relay: netip.AddrFrom4(b)}
+				byRelay[v.Relay] = r
+				order = append(order, v.Relay)
+			}
+			r.Requests += v.Requests
+			r.Owned += v.Owned
+			r.PartnerDropped += v.PartnerDropped
+			r.PartnerOverridden += v.PartnerOverridden
+			r.MaxOverrideSecs = max(r.MaxOverrideSecs, v.MaxOverrideSecs)
+			if seen := boot.Add(time.Duration(v.LastSeenNs)); seen.After(r.LastSeen) {
+				r.LastSeen = seen
+			}
+		}
 	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("read relay counters: %w", err)
+	out := make([]RelayStats, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byRelay[k])
 	}
 	return out, nil
 }
@@ -289,15 +306,11 @@ func (m *Maps) ResetCounters() error {
 			return fmt.Errorf("reset bucket counter: %w", err)
 		}
 	}
-	var key uint32
-	var keys []uint32
-	it := m.relays.Iterate()
-	var val xdhcpXdhcpRelayStats
-	for it.Next(&key, &val) {
-		keys = append(keys, key)
-	}
-	for _, k := range keys {
-		_ = m.relays.Delete(k) // an entry the LRU evicted meanwhile is fine
+	zr := make([]xdhcpXdhcpRelayStats, ncpu)
+	for slot := uint32(0); slot < m.relays.MaxEntries(); slot++ {
+		if err := m.relays.Update(slot, zr, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("reset relay counters: %w", err)
+		}
 	}
 	return nil
 }

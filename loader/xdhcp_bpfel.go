@@ -13,11 +13,6 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-type xdhcpScratch struct {
-	_   structs.HostLayout
-	Buf [2048]uint8
-}
-
 type xdhcpXdhcpBucketStats struct {
 	_          structs.HostLayout
 	Seen       uint64
@@ -69,13 +64,14 @@ const (
 
 type xdhcpXdhcpRelayStats struct {
 	_                 structs.HostLayout
+	Relay             uint32
+	MaxOverrideSecs   uint16
+	Pad               uint16
 	Requests          uint64
 	Owned             uint64
 	PartnerDropped    uint64
 	PartnerOverridden uint64
 	LastSeenNs        uint64
-	MaxOverrideSecs   uint16
-	Pad               [6]uint8
 }
 
 // Names of all BPF objects in the ELF.
@@ -86,7 +82,6 @@ const (
 	xdhcpMapXdhcpBuckets  = "xdhcp_buckets"
 	xdhcpMapXdhcpCfg      = "xdhcp_cfg"
 	xdhcpMapXdhcpRelays   = "xdhcp_relays"
-	xdhcpMapXdhcpScratch  = "xdhcp_scratch"
 	xdhcpMapXdhcpVerdicts = "xdhcp_verdicts"
 	xdhcpProgXdhcpXdp     = "xdhcp_xdp"
 	xdhcpVarUnusedFlags   = "unused_flags"
@@ -146,7 +141,6 @@ type xdhcpMapSpecs struct {
 	XdhcpBuckets  *ebpf.MapSpec `ebpf:"xdhcp_buckets"`
 	XdhcpCfg      *ebpf.MapSpec `ebpf:"xdhcp_cfg"`
 	XdhcpRelays   *ebpf.MapSpec `ebpf:"xdhcp_relays"`
-	XdhcpScratch  *ebpf.MapSpec `ebpf:"xdhcp_scratch"`
 	XdhcpVerdicts *ebpf.MapSpec `ebpf:"xdhcp_verdicts"`
 }
 
@@ -182,7 +176,6 @@ type xdhcpMaps struct {
 	XdhcpBuckets  *ebpf.Map `ebpf:"xdhcp_buckets"`
 	XdhcpCfg      *ebpf.Map `ebpf:"xdhcp_cfg"`
 	XdhcpRelays   *ebpf.Map `ebpf:"xdhcp_relays"`
-	XdhcpScratch  *ebpf.Map `ebpf:"xdhcp_scratch"`
 	XdhcpVerdicts *ebpf.Map `ebpf:"xdhcp_verdicts"`
 }
 
@@ -192,7 +185,6 @@ func (m *xdhcpMaps) Close() error {
 		m.XdhcpBuckets,
 		m.XdhcpCfg,
 		m.XdhcpRelays,
-		m.XdhcpScratch,
 		m.XdhcpVerdicts,
 	)
 }

@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 )
@@ -79,4 +81,23 @@ func (c *Counter) Count() (uint64, error) {
 func (c *Counter) Close() error {
 	c.Prog.Close()
 	return c.count.Close()
+}
+
+// AttachPass attaches TrivialPass to ifname through netlink, so it stays
+// after this process exits: for a veth that must receive live frames while
+// no xdhcp program runs there (the user-space and Kea storm runs).
+func AttachPass(ifname string) error {
+	lk, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("attach XDP_PASS: interface %s: %w", ifname, err)
+	}
+	p, err := TrivialPass()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if err := netlink.LinkSetXdpFdWithFlags(lk, p.FD(), 0); err != nil {
+		return fmt.Errorf("attach XDP_PASS to %s: %w", ifname, err)
+	}
+	return nil
 }

@@ -17,6 +17,16 @@ const MaxClients = 1 << 22
 // share. The MACs are locally administered (02:18:...), distinct and
 // deterministic.
 func Clients(n int, peerShare float64, hba decide.HBA, role decide.Role) ([]net.HardwareAddr, error) {
+	return pick(n, peerShare, hba, role, func(mac net.HardwareAddr) []byte { return mac })
+}
+
+// ClientIDClients is Clients for clients that send option 61 = 01 + MAC
+// (perfdhcp, most OS clients): the hash key is the option, not chaddr.
+func ClientIDClients(n int, peerShare float64, hba decide.HBA, role decide.Role) ([]net.HardwareAddr, error) {
+	return pick(n, peerShare, hba, role, func(mac net.HardwareAddr) []byte { return append([]byte{1}, mac...) })
+}
+
+func pick(n int, peerShare float64, hba decide.HBA, role decide.Role, key func(net.HardwareAddr) []byte) ([]net.HardwareAddr, error) {
 	if n < 1 || n > MaxClients {
 		return nil, fmt.Errorf("clients %d: want 1..%d", n, MaxClients)
 	}
@@ -43,7 +53,7 @@ func Clients(n int, peerShare float64, hba decide.HBA, role decide.Role) ([]net.
 			c := cursor[k]
 			cursor[k]++
 			mac := net.HardwareAddr{0x02, 0x18, byte(c >> 24), byte(c >> 16), byte(c >> 8), byte(c)}
-			if (hba.Owner(decide.Bucket(mac)) != role) == wantPartner {
+			if (hba.Owner(decide.Bucket(key(mac))) != role) == wantPartner {
 				return mac
 			}
 		}

@@ -52,6 +52,13 @@ trivial XDP_PASS program timed in the same rounds; reports medians.`,
 	"bench drop": `Floods partner-owned DISCOVERs into a veth and measures how many per second
 the receiving side drops, first with a trivial XDP_DROP program, then with
 xdhcp, alternating for --rounds; by default in a namespace of its own.`,
+	"bench clients": `Prints client MACs, one a line, of which --peer-share hash to the partner of
+--role under --split/--hba: input for perfdhcp -M, so an external load
+generator sends a known owned/partner mix.`,
+	"bench pass": `Attaches a trivial XDP_PASS program to --iface through netlink. A veth only
+receives BPF live frames when its peer has an XDP program, so this lets a
+veth receive generated frames without xdhcp; it stays until
+ip link set dev IF xdp off.`,
 	"stats": `Prints the fast path's verdict counters: one per reason (owned,
 partner-dropped, secs-override, renew-rebind, not-dhcp, ...), summed over CPUs,
 with the action each reason takes. --watch prints again every --interval with

@@ -18,7 +18,7 @@ func relaysCommand() *cli.Command {
 		Name:      "relays",
 		Usage:     "per relay counters and the diagnosis of a relay that forwards only to this server",
 		UsageText: "xdhcp relays [--json] [--window DURATION] [--min-overridden N] [--min-share F] [--min-partner N]",
-		Description: `Reads the fast path's per-relay counters (LRU map xdhcp_relays, keyed by
+		Description: `Reads the fast path's per-relay counters (map xdhcp_relays, keyed by
 giaddr; "direct" is on-link clients) and diagnoses each relay.
 
 For every hash-gated request the fast path records whether the client's

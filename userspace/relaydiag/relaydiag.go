@@ -162,8 +162,8 @@ func (r Rule) DiagnoseAll(stats []loader.RelayStats) Report {
 }
 
 // Delta is what the counters did between two readings of the same map: the
-// relays seen in after, with before's counts subtracted (a slot another relay took over
-// evicted or a reset in between counts from zero). MaxOverrideSecs and
+// relays seen in after, with before's counts subtracted (a relay whose slot
+// another relay took over in between counts from zero). MaxOverrideSecs and
 // LastSeen are after's: a maximum cannot be subtracted.
 func Delta(before, after []loader.RelayStats) []loader.RelayStats {
 	prev := make(map[netip.Addr]loader.RelayStats, len(before))

@@ -20,8 +20,16 @@ test: build
 	$(GO) test -count=1 -timeout 25m ./...
 	$(MAKE) fuzz
 
+# A short run of every fuzz target in the tree (go test -fuzz takes one target
+# per package per run). Seeds and corpora live in each package's testdata/fuzz.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzXDPMatchesGo$$' -fuzztime $(FUZZTIME) ./loader/
+	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg > $$log 2>&1 || { cat $$log; exit 1; }; \
+	    tail -n 3 $$log | grep -E 'execs|ok' | tail -n 2; \
+	  done; \
+	done
 
 # The lab demo: a namespace network, a failover pair, a client; cleans up after itself.
 demo: build

@@ -89,7 +89,9 @@ func finishApp(app *cli.App) *cli.App {
 			cmd.Description = commonHelp[path]
 		}
 		if path == "serve" {
+			addMetricsFlag(cmd)
 			addEnvVars(cmd.Flags)
+			wrapWithMetrics(cmd)
 		}
 	})
 	return app

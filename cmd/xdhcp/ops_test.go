@@ -199,6 +199,9 @@ func TestServeFlagsHaveEnvVars(t *testing.T) {
 	if !found {
 		t.Skip("no serve command yet")
 	}
+	if _, err := runApp(t, "serve", "--metrics", "127.0.0.1:notaport", "--help"); err != nil {
+		t.Errorf("serve has no --metrics flag: %v", err)
+	}
 }
 
 func TestLogFlags(t *testing.T) {

@@ -29,6 +29,21 @@ func addMetricsFlag(cmd *cli.Command) {
 	cmd.Flags = append(cmd.Flags, metricsFlag())
 }
 
+// wrapWithMetrics makes cmd's action run under runWithMetrics, so serve
+// needs no code of its own for --metrics.
+func wrapWithMetrics(cmd *cli.Command) {
+	action := cmd.Action
+	if action == nil {
+		return
+	}
+	cmd.Action = func(c *cli.Context) error {
+		return runWithMetrics(c, func(ctx context.Context) error {
+			c.Context = ctx // the daemon stops when the endpoint fails
+			return action(c)
+		})
+	}
+}
+
 // runWithMetrics runs the daemon (run) and, with --metrics, the metrics
 // endpoint beside it: either failing stops both. The fast path's maps are
 // found at scrape time, so the daemon may attach it after this starts.

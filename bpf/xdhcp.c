@@ -71,6 +71,8 @@
 #define NUM_BUCKETS 256
 #define MAX_SERVER_IDS 8
 #define RELAY_SLOTS 1024
+#define IFACE_SLOTS 64
+#define IFACE_SLOT_MASK (IFACE_SLOTS - 1)
 #define RELAY_SLOT_SHIFT 22 // 32 - log2(RELAY_SLOTS)
 #define FIBONACCI_32 2654435769u
 
@@ -169,6 +171,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct xdhcp_bucket_stats);
 } xdhcp_buckets SEC(".maps");
+
+// Verdict counters per receiving interface: a direct-mapped per-CPU table
+// by ifindex (an interface landing on a slot held by another takes it over).
+struct xdhcp_iface_stats {
+	__u32 ifindex;
+	__u32 pad;
+	__u64 verdicts[REASON_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IFACE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xdhcp_iface_stats);
+} xdhcp_ifaces SEC(".maps");
 
 // Per-relay counters in a direct-mapped per-CPU table indexed by a hash of
 // giaddr: an array lookup and no atomics, where an LRU hash cost more than
@@ -504,12 +521,28 @@ static __always_inline const struct xdhcp_config *active_config(void)
 	return bpf_map_lookup_elem(&xdhcp_cfg, &idx);
 }
 
-static __always_inline int verdict(int reason)
+static __always_inline void count_iface(struct xdp_md *ctx, int reason)
+{
+	__u32 ifindex = ctx->ingress_ifindex;
+	__u32 slot = ifindex & IFACE_SLOT_MASK;
+	struct xdhcp_iface_stats *s = bpf_map_lookup_elem(&xdhcp_ifaces, &slot);
+	if (!s)
+		return;
+	if (s->ifindex != ifindex) {
+		__builtin_memset(s, 0, sizeof(*s));
+		s->ifindex = ifindex;
+	}
+	if (reason >= 0 && reason < REASON_MAX)
+		s->verdicts[reason]++;
+}
+
+static __always_inline int verdict(struct xdp_md *ctx, int reason)
 {
 	__u32 key = reason;
 	__u64 *n = bpf_map_lookup_elem(&xdhcp_verdicts, &key);
 	if (n)
 		(*n)++;
+	count_iface(ctx, reason);
 	switch (reason) {
 	case REASON_MALFORMED_DROPPED:
 	case REASON_OTHER_SERVER_DROPPED:
@@ -528,11 +561,11 @@ int xdhcp_xdp(struct xdp_md *ctx)
 
 	int reason = parse_l2_l4(data, data_end, &bootp_off, &bootp_len);
 	if (reason != PARSE_OK && reason != REASON_MALFORMED)
-		return verdict(reason);
+		return verdict(ctx, reason);
 
 	const struct xdhcp_config *cfg = active_config();
 	if (!cfg)
-		return verdict(reason == PARSE_OK ? REASON_STATE_PASS : reason);
+		return verdict(ctx, reason == PARSE_OK ? REASON_STATE_PASS : reason);
 
 	__u8 *bootp = data + (bootp_off & 0xff);
 	struct request req = {};
@@ -541,6 +574,6 @@ int xdhcp_xdp(struct xdp_md *ctx)
 	if (reason == REASON_MALFORMED && (cfg->flags & FLAG_DROP_MALFORMED))
 		reason = REASON_MALFORMED_DROPPED;
 	if (reason != PARSE_OK)
-		return verdict(reason);
-	return verdict(decide(ctx, bootp_off, &req, cfg));
+		return verdict(ctx, reason);
+	return verdict(ctx, decide(ctx, bootp_off, &req, cfg));
 }

@@ -408,3 +408,24 @@ func TestConfigSwitchIsImmediate(t *testing.T) {
 		t.Errorf("unconfigured: action %d reason %s", action, r)
 	}
 }
+
+// Test runs arrive on the loopback device: its counters move with the global ones.
+func TestInterfaceCounters(t *testing.T) {
+	p := loadTest(t)
+	setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, State: decide.Normal})
+	for secs := uint16(0); secs < 8; secs++ {
+		kernelVerdict(t, p, frames.Discover(macP, secs))
+	}
+	per, err := p.InterfaceVerdicts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := per[lo.Index]
+	if len(per) != 1 || v[decide.ReasonPartnerDropped] != 6 || v[decide.ReasonSecsOverride] != 2 {
+		t.Errorf("per-interface verdicts %v, want lo with 6 dropped and 2 overridden", per)
+	}
+}

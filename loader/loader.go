@@ -51,7 +51,7 @@ func Load(opts LoadOptions) (*Program, error) {
 	}
 	p.Maps = &Maps{
 		cfg: p.objs.XdhcpCfg, active: p.objs.XdhcpActive, verdicts: p.objs.XdhcpVerdicts,
-		buckets: p.objs.XdhcpBuckets, relays: p.objs.XdhcpRelays,
+		buckets: p.objs.XdhcpBuckets, relays: p.objs.XdhcpRelays, ifaces: p.objs.XdhcpIfaces,
 	}
 	return p, nil
 }

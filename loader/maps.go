@@ -22,10 +22,11 @@ const (
 	mapVerdicts = "xdhcp_verdicts"
 	mapBuckets  = "xdhcp_buckets"
 	mapRelays   = "xdhcp_relays"
+	mapIfaces   = "xdhcp_ifaces"
 )
 
 // stateMapNames are the maps that outlive a program replace.
-var stateMapNames = [...]string{mapConfig, mapActive, mapVerdicts, mapBuckets, mapRelays}
+var stateMapNames = [...]string{mapConfig, mapActive, mapVerdicts, mapBuckets, mapRelays, mapIfaces}
 
 func isStateMap(name string) bool {
 	for _, n := range stateMapNames {
@@ -44,20 +45,20 @@ func closeAll(named map[string]*ebpf.Map) {
 
 // Maps is the program's state: its configuration and its counters.
 type Maps struct {
-	cfg, active, verdicts, buckets, relays *ebpf.Map
+	cfg, active, verdicts, buckets, relays, ifaces *ebpf.Map
 }
 
 func (m *Maps) byName() map[string]*ebpf.Map {
 	return map[string]*ebpf.Map{
 		mapConfig: m.cfg, mapActive: m.active, mapVerdicts: m.verdicts,
-		mapBuckets: m.buckets, mapRelays: m.relays,
+		mapBuckets: m.buckets, mapRelays: m.relays, mapIfaces: m.ifaces,
 	}
 }
 
 // fromNamed builds Maps from maps found by name (pins or map IDs).
 func fromNamed(named map[string]*ebpf.Map) (*Maps, error) {
 	m := &Maps{cfg: named[mapConfig], active: named[mapActive], verdicts: named[mapVerdicts],
-		buckets: named[mapBuckets], relays: named[mapRelays]}
+		buckets: named[mapBuckets], relays: named[mapRelays], ifaces: named[mapIfaces]}
 	for name, mp := range m.byName() {
 		if mp == nil {
 			return nil, fmt.Errorf("map %s missing", name)
@@ -205,6 +206,29 @@ func (m *Maps) Verdicts() (Verdicts, error) {
 	return v, nil
 }
 
+// InterfaceVerdicts reads the verdict counters per receiving interface
+// index (of the network namespace the interface lives in).
+func (m *Maps) InterfaceVerdicts() (map[int]Verdicts, error) {
+	out := map[int]Verdicts{}
+	var per []xdhcpXdhcpIfaceStats
+	for slot := uint32(0); slot < m.ifaces.MaxEntries(); slot++ {
+		if err := m.ifaces.Lookup(slot, &per); err != nil {
+			return nil, fmt.Errorf("read interface slot %d: %w", slot, err)
+		}
+		for _, s := range per {
+			if s.Ifindex == 0 {
+				continue
+			}
+			v := out[int(s.Ifindex)]
+			for r, n := range s.Verdicts {
+				v[r] += n
+			}
+			out[int(s.Ifindex)] = v
+		}
+	}
+	return out, nil
+}
+
 // BucketStats counts hash-gated packets per bucket.
 type BucketStats struct {
 	Seen       uint64 `json:"seen"`
@@ -304,6 +328,12 @@ func (m *Maps) ResetCounters() error {
 	for b := 0; b < 256; b++ {
 		if err := m.buckets.Update(uint32(b), zb, ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("reset bucket counter: %w", err)
+		}
+	}
+	zi := make([]xdhcpXdhcpIfaceStats, ncpu)
+	for slot := uint32(0); slot < m.ifaces.MaxEntries(); slot++ {
+		if err := m.ifaces.Update(slot, zi, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("reset interface counters: %w", err)
 		}
 	}
 	zr := make([]xdhcpXdhcpRelayStats, ncpu)

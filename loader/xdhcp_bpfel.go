@@ -41,6 +41,13 @@ const (
 	xdhcpXdhcpFlagsFLAG_RELAY_STATS    xdhcpXdhcpFlags = 8
 )
 
+type xdhcpXdhcpIfaceStats struct {
+	_        structs.HostLayout
+	Ifindex  uint32
+	Pad      uint32
+	Verdicts [15]uint64
+}
+
 type xdhcpXdhcpReason uint32
 
 const (
@@ -81,6 +88,7 @@ const (
 	xdhcpMapXdhcpActive   = "xdhcp_active"
 	xdhcpMapXdhcpBuckets  = "xdhcp_buckets"
 	xdhcpMapXdhcpCfg      = "xdhcp_cfg"
+	xdhcpMapXdhcpIfaces   = "xdhcp_ifaces"
 	xdhcpMapXdhcpRelays   = "xdhcp_relays"
 	xdhcpMapXdhcpVerdicts = "xdhcp_verdicts"
 	xdhcpProgXdhcpXdp     = "xdhcp_xdp"
@@ -140,6 +148,7 @@ type xdhcpMapSpecs struct {
 	XdhcpActive   *ebpf.MapSpec `ebpf:"xdhcp_active"`
 	XdhcpBuckets  *ebpf.MapSpec `ebpf:"xdhcp_buckets"`
 	XdhcpCfg      *ebpf.MapSpec `ebpf:"xdhcp_cfg"`
+	XdhcpIfaces   *ebpf.MapSpec `ebpf:"xdhcp_ifaces"`
 	XdhcpRelays   *ebpf.MapSpec `ebpf:"xdhcp_relays"`
 	XdhcpVerdicts *ebpf.MapSpec `ebpf:"xdhcp_verdicts"`
 }
@@ -175,6 +184,7 @@ type xdhcpMaps struct {
 	XdhcpActive   *ebpf.Map `ebpf:"xdhcp_active"`
 	XdhcpBuckets  *ebpf.Map `ebpf:"xdhcp_buckets"`
 	XdhcpCfg      *ebpf.Map `ebpf:"xdhcp_cfg"`
+	XdhcpIfaces   *ebpf.Map `ebpf:"xdhcp_ifaces"`
 	XdhcpRelays   *ebpf.Map `ebpf:"xdhcp_relays"`
 	XdhcpVerdicts *ebpf.Map `ebpf:"xdhcp_verdicts"`
 }
@@ -184,6 +194,7 @@ func (m *xdhcpMaps) Close() error {
 		m.XdhcpActive,
 		m.XdhcpBuckets,
 		m.XdhcpCfg,
+		m.XdhcpIfaces,
 		m.XdhcpRelays,
 		m.XdhcpVerdicts,
 	)

@@ -79,9 +79,14 @@ func run(t *testing.T, cmd *exec.Cmd) string {
 }
 
 type statsJSON struct {
-	Total    uint64            `json:"total"`
-	Dropped  uint64            `json:"dropped"`
-	Verdicts map[string]uint64 `json:"verdicts"`
+	Total      uint64            `json:"total"`
+	Dropped    uint64            `json:"dropped"`
+	Verdicts   map[string]uint64 `json:"verdicts"`
+	Interfaces []struct {
+		Name    string `json:"name"`
+		Total   uint64 `json:"total"`
+		Dropped uint64 `json:"dropped"`
+	} `json:"interfaces"`
 }
 
 func readStatsJSON(t *testing.T, out string) statsJSON {
@@ -136,6 +141,10 @@ func TestFastPathCommandsUnderIPNetnsExec(t *testing.T) {
 	s := waitStats(t, stats, 10)
 	if s.Verdicts["partner-dropped"] != 6 || s.Verdicts["secs-override"] != 4 {
 		t.Fatalf("threshold 6: verdicts %v, want 6 dropped and 4 overridden", s.Verdicts)
+	}
+	// Per interface: srv0 saw them all (plus whatever else crossed the veth).
+	if len(s.Interfaces) != 1 || s.Interfaces[0].Name != "srv0" || s.Interfaces[0].Dropped != 6 || s.Interfaces[0].Total != s.Total {
+		t.Fatalf("per-interface stats %+v, want srv0 with 6 dropped of %d", s.Interfaces, s.Total)
 	}
 
 	x("threshold", "set", "3")

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"sort"
 	"text/tabwriter"
 	"time"
 
@@ -12,12 +14,23 @@ import (
 )
 
 type statsView struct {
-	Time     time.Time          `json:"time"`
-	Total    uint64             `json:"total"`
-	Dropped  uint64             `json:"dropped"`
-	Verdicts map[string]uint64  `json:"verdicts"`
-	Rates    map[string]float64 `json:"rates_per_second,omitempty"`
-	Buckets  []bucketRow        `json:"buckets,omitempty"`
+	Time       time.Time          `json:"time"`
+	Total      uint64             `json:"total"`
+	Dropped    uint64             `json:"dropped"`
+	Verdicts   map[string]uint64  `json:"verdicts"`
+	Rates      map[string]float64 `json:"rates_per_second,omitempty"`
+	Interfaces []ifaceRow         `json:"interfaces"`
+	Buckets    []bucketRow        `json:"buckets,omitempty"`
+}
+
+// ifaceRow is one receiving interface's verdicts (as the fast path saw them).
+type ifaceRow struct {
+	Ifindex  int               `json:"ifindex"`
+	Name     string            `json:"name"`
+	Total    uint64            `json:"total"`
+	Dropped  uint64            `json:"dropped"`
+	Verdicts map[string]uint64 `json:"verdicts"`
+	Rate     float64           `json:"rate_per_second,omitempty"`
 }
 
 type bucketRow struct {
@@ -53,6 +66,13 @@ func statsCommand() *cli.Command {
 					for k, n := range v.Verdicts {
 						v.Rates[k] = float64(n-prev.Verdicts[k]) / dt
 					}
+					for i, r := range v.Interfaces {
+						for _, p := range prev.Interfaces {
+							if p.Ifindex == r.Ifindex {
+								v.Interfaces[i].Rate = float64(r.Total-p.Total) / dt
+							}
+						}
+					}
 				}
 				if err := printStats(c, v); err != nil {
 					return err
@@ -80,6 +100,24 @@ func readStats(m *loader.Maps, withBuckets bool) (*statsView, error) {
 	for r, n := range vs {
 		v.Verdicts[decide.Reason(r).String()] = n
 	}
+	per, err := m.InterfaceVerdicts()
+	if err != nil {
+		return nil, err
+	}
+	v.Interfaces = []ifaceRow{}
+	for idx, iv := range per {
+		row := ifaceRow{Ifindex: idx, Name: fmt.Sprintf("ifindex %d", idx), Total: iv.Total(), Dropped: iv.Dropped(), Verdicts: map[string]uint64{}}
+		if ifi, err := net.InterfaceByIndex(idx); err == nil {
+			row.Name = ifi.Name
+		}
+		for r, n := range iv {
+			if n > 0 {
+				row.Verdicts[decide.Reason(r).String()] = n
+			}
+		}
+		v.Interfaces = append(v.Interfaces, row)
+	}
+	sort.Slice(v.Interfaces, func(i, j int) bool { return v.Interfaces[i].Ifindex < v.Interfaces[j].Ifindex })
 	if withBuckets {
 		cfg, err := m.Config()
 		if err != nil {
@@ -117,6 +155,20 @@ func printStats(c *cli.Context, v *statsView) error {
 	fmt.Fprintf(w, "dropped\t%d\t\t\t\n", v.Dropped)
 	if err := w.Flush(); err != nil {
 		return err
+	}
+	if len(v.Interfaces) > 0 {
+		w = tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(w, "\ninterface\tpackets\tdropped\trate/s\t\n")
+		for _, r := range v.Interfaces {
+			rate := "-"
+			if v.Rates != nil {
+				rate = fmt.Sprintf("%.0f", r.Rate)
+			}
+			fmt.Fprintf(w, "%s\t%d\t%d\t%s\t\n", r.Name, r.Total, r.Dropped, rate)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
 	}
 	if len(v.Buckets) > 0 {
 		w = tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', tabwriter.AlignRight)

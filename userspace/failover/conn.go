@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/xdhcp/xdhcp/userspace/decide"
@@ -194,6 +196,9 @@ func (h *handshake) initiate(nc net.Conn, timeout time.Duration) (*conn, error) 
 		return nil, fmt.Errorf("send CONNECT: %w", err)
 	}
 	ack, err := readHandshake(nc, s, MsgConnectAck)
+	if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+		return nil, fmt.Errorf("%w: the partner closed the connection without answering CONNECT (wrong shared secret?)", ErrRefused)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -252,19 +257,24 @@ func (h *handshake) accept(nc net.Conn, timeout time.Duration) (*conn, error) {
 	return c, nil
 }
 
-// compatible says why the partner's parameters cannot work with mine.
-// The secondary adopts the primary's HBA and share split (authoritative),
-// so those are not compared.
+// compatible says why the partner's parameters cannot work with mine, in
+// words that read the same in both servers' logs. The secondary adopts the
+// primary's HBA and share split (authoritative), so those are not compared.
 func compatible(me decide.Role, mine Params, peerRole decide.Role, theirs Params) error {
-	switch {
-	case peerRole == me:
+	if peerRole == me {
 		return fmt.Errorf("role: both servers are %s (one must be primary, the other secondary)", me)
-	case mine.Threshold != theirs.Threshold:
-		return fmt.Errorf("threshold: this server %d, partner %d", mine.Threshold, theirs.Threshold)
-	case mine.MCLT != theirs.MCLT:
-		return fmt.Errorf("mclt: this server %s, partner %s", mine.MCLT, theirs.MCLT)
-	case !slices.Equal(sortedRanges(mine.Pools), sortedRanges(theirs.Pools)):
-		return fmt.Errorf("pools: this server %v, partner %v", mine.Pools, theirs.Pools)
+	}
+	p, s := mine, theirs
+	if me == decide.Secondary {
+		p, s = theirs, mine
+	}
+	switch {
+	case p.Threshold != s.Threshold:
+		return fmt.Errorf("threshold: primary %d, secondary %d (must be equal)", p.Threshold, s.Threshold)
+	case p.MCLT != s.MCLT:
+		return fmt.Errorf("mclt: primary %s, secondary %s (must be equal)", p.MCLT, s.MCLT)
+	case !slices.Equal(sortedRanges(p.Pools), sortedRanges(s.Pools)):
+		return fmt.Errorf("pools: primary %v, secondary %v (must be equal)", p.Pools, s.Pools)
 	}
 	return nil
 }

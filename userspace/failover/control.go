@@ -173,7 +173,9 @@ func bytesTrim(b []byte) string {
 }
 
 // Status reads the daemon's failover status.
-func (c *Control) Status(ctx context.Context) (Status, error) { return c.do(ctx, http.MethodGet, "status") }
+func (c *Control) Status(ctx context.Context) (Status, error) {
+	return c.do(ctx, http.MethodGet, "status")
+}
 
 // PartnerDown asks the daemon to move to PARTNER-DOWN.
 func (c *Control) PartnerDown(ctx context.Context) (Status, error) {

@@ -207,6 +207,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Unlock()
 	tick := time.NewTicker(e.tickEvery())
 	defer tick.Stop()
+	// Connections outlive ctx by the goodbye in stop.
+	connCtx, closeConns := context.WithCancel(context.WithoutCancel(ctx))
+	defer closeConns()
 	var cur *conn
 	for {
 		var in chan *Message
@@ -227,7 +230,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				e.mu.Unlock()
 			}
 			cur = c
-			c.run(ctx)
+			c.run(connCtx)
 			e.mu.Lock()
 			e.connected(c)
 			e.mu.Unlock()
@@ -324,6 +327,20 @@ func (e *Engine) dial(ctx context.Context) (*conn, error) {
 
 func (e *Engine) acceptLoop(ctx context.Context, ln net.Listener, conns chan<- *conn) {
 	go func() { <-ctx.Done(); ln.Close() }()
+	var mu sync.Mutex
+	last := map[string]string{} // remote IP -> last refusal: repeated ones go to debug
+	refuse := func(remote string, err error) {
+		host, _, _ := net.SplitHostPort(remote)
+		mu.Lock()
+		repeat := last[host] == err.Error()
+		last[host] = err.Error()
+		mu.Unlock()
+		level := slog.LevelError
+		if repeat {
+			level = slog.LevelDebug
+		}
+		e.log.Log(ctx, level, "peer connection refused", "remote", remote, "err", err)
+	}
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -335,16 +352,19 @@ func (e *Engine) acceptLoop(ctx context.Context, ln net.Listener, conns chan<- *
 		go func() {
 			remote := nc.RemoteAddr().String()
 			if err := e.checkSource(nc.RemoteAddr()); err != nil {
-				e.log.Warn("peer connection refused", "remote", remote, "err", err)
+				refuse(remote, err)
 				nc.Close()
 				return
 			}
 			c, err := e.handshake().accept(nc, e.o.ReceiveTimeout)
 			if err != nil {
-				e.log.Error("peer connection refused", "remote", remote, "err", err)
+				refuse(remote, err)
 				nc.Close()
 				return
 			}
+			mu.Lock()
+			clear(last)
+			mu.Unlock()
 			select {
 			case conns <- c:
 			case <-ctx.Done():
@@ -463,9 +483,10 @@ func (e *Engine) handle(ctx context.Context, c *conn, m *Message) {
 	case MsgDisconnect:
 		if m.Shutdown {
 			e.setState(decide.PartnerDown, "partner is shutting down: "+m.Reason)
-		} else {
-			e.log.Warn("partner disconnects", "reason", m.Reason)
 		}
+		err := fmt.Errorf("the partner disconnected: %s", m.Reason)
+		c.fail(err)
+		e.disconnected(c, err)
 	default:
 		e.log.Error("unexpected message from the partner, ignored", "type", m.Type)
 	}

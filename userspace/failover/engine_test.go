@@ -305,7 +305,7 @@ func TestPairNormalAndBindingUpdates(t *testing.T) {
 	}
 	// MCLT rule: acknowledged expiry + MCLT bounds a renewal, a new address gets MCLT.
 	l := want[0]
-	if got, want := prim.e.LeaseTime(l.IP, 24*time.Hour), time.Until(l.Expiry)+time.Second; (got-want).Abs() > 50*time.Millisecond {
+	if got, want := prim.e.LeaseTime(l.IP, 24*time.Hour), time.Until(l.Expiry)+time.Second; (got - want).Abs() > 50*time.Millisecond {
 		t.Errorf("LeaseTime(acked) = %s, want about %s", got, want)
 	}
 	if got := prim.e.LeaseTime(netip.MustParseAddr("198.18.0.250"), 24*time.Hour); got != time.Second {

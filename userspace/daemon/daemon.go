@@ -1,0 +1,302 @@
+// Package daemon runs xdhcp serve: it owns the lease store, the served
+// interfaces and their sockets, the XDP fast path (attached and configured
+// from the daemon's rule, or the same rule applied in Go where XDP is off),
+// and a control socket for the operator commands.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/xdhcp/xdhcp/loader"
+	"github.com/xdhcp/xdhcp/userspace/config"
+	"github.com/xdhcp/xdhcp/userspace/decide"
+	"github.com/xdhcp/xdhcp/userspace/dhcpserver"
+	"github.com/xdhcp/xdhcp/userspace/lease"
+)
+
+// maxInFlight bounds requests being handled at once (each may wait for a
+// group commit); the socket buffers absorb bursts beyond it.
+const maxInFlight = 4096
+
+// Options configure a daemon.
+type Options struct {
+	Config *config.Config
+	// Rule is the load-balancing rule; its HBA and Role also set this
+	// server's share of every range.
+	Rule decide.Config
+	// PinDir is the bpffs directory for the fast path's pins.
+	PinDir string
+	// Control is the unix socket path for `xdhcp leases` (default DB+".sock").
+	Control string
+	Logger  *slog.Logger
+}
+
+// Daemon is a running xdhcp server.
+type Daemon struct {
+	opts   Options
+	cfg    *config.Config
+	log    *slog.Logger
+	store  *lease.Store
+	server *dhcpserver.Server
+	rule   rule
+	links  []*link
+	stats  counters
+}
+
+// counters are the daemon's packet counters.
+type counters struct {
+	received, ruleDropped, malformed, replies, silent, sendErrors atomic.Uint64
+}
+
+// Stats is a snapshot of the counters.
+type Stats struct {
+	Received    uint64      `json:"received"`
+	RuleDropped uint64      `json:"rule_dropped"` // dropped by the Go-side rule (XDP off)
+	Malformed   uint64      `json:"malformed"`
+	Replies     uint64      `json:"replies"`
+	Silent      uint64      `json:"silent"`
+	SendErrors  uint64      `json:"send_errors"`
+	Store       lease.Stats `json:"store"`
+}
+
+// New opens the lease store and prepares the server; Run starts serving.
+func New(o Options) (*Daemon, error) {
+	cfg := o.Config
+	if err := cfg.Validate(""); err != nil {
+		return nil, err
+	}
+	if len(cfg.Interfaces) == 0 {
+		return nil, errors.New("no interface to serve: give --iface or interfaces:")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Control == "" {
+		o.Control = cfg.DB + ".sock"
+	}
+	d := &Daemon{opts: o, cfg: cfg, log: o.Logger}
+	if err := d.rule.set(o.Rule); err != nil {
+		return nil, err
+	}
+	issuer := lease.Issuer{Role: o.Rule.Role, ServerID: cfg.ServerID}
+	if !issuer.ServerID.IsValid() {
+		// Leases record the first interface's address, the default server id.
+		ifi, err := net.InterfaceByName(cfg.Interfaces[0])
+		if err != nil {
+			return nil, fmt.Errorf("interface %s: %w", cfg.Interfaces[0], err)
+		}
+		if issuer.ServerID, err = ifaceAddr(ifi); err != nil {
+			return nil, err
+		}
+	}
+	st, err := lease.Open(cfg.DB, lease.Options{Pools: cfg.Pools(), HBA: o.Rule.HBA, Role: o.Rule.Role, Issuer: issuer, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	d.store = st
+	d.server = dhcpserver.New(cfg, st, o.Logger)
+	return d, nil
+}
+
+// Store is the lease store (failover: Subscribe, ApplyPeer, All, SetShare).
+func (d *Daemon) Store() *lease.Store { return d.store }
+
+// Rule is the decision config in force.
+func (d *Daemon) Rule() decide.Config { return d.rule.get() }
+
+// SetRule changes the decision config everywhere at once: the XDP maps
+// when the program is attached, the Go-side check otherwise.
+func (d *Daemon) SetRule(c decide.Config) error { return d.rule.set(c) }
+
+// Stats reports the counters.
+func (d *Daemon) Stats() Stats {
+	s := &d.stats
+	return Stats{s.received.Load(), s.ruleDropped.Load(), s.malformed.Load(), s.replies.Load(), s.silent.Load(), s.sendErrors.Load(), d.store.Stats()}
+}
+
+// Run serves until ctx ends, then detaches XDP and closes the store.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.store.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, name := range d.cfg.Interfaces {
+		l, err := openLink(ctx, name, d.log)
+		if err != nil {
+			d.closeLinks()
+			return err
+		}
+		l.sid = l.addr
+		if d.cfg.ServerID.IsValid() {
+			l.sid = d.cfg.ServerID
+		}
+		d.links = append(d.links, l)
+	}
+	defer d.closeLinks()
+	if err := d.fillServerIDs(); err != nil {
+		return err
+	}
+	ctl, err := d.serveControl(ctx)
+	if err != nil {
+		return err
+	}
+	defer ctl()
+	if d.cfg.XDP != "off" {
+		detach, err := d.attachXDP()
+		if err != nil {
+			return err
+		}
+		defer detach()
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxInFlight)
+	for _, l := range d.links {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.serveLink(ctx, l, sem, &wg)
+		}()
+		d.log.Info("serving", "iface", l.name, "addr", l.addr, "server_id", l.sid, "xdp", l.xdp)
+	}
+	<-ctx.Done()
+	d.closeLinks() // unblocks the readers
+	wg.Wait()
+	d.log.Info("stopped", "stats", d.Stats())
+	return nil
+}
+
+// fillServerIDs gives the rule this server's identifiers when none were
+// configured, so requests naming this server pass the server-id gate.
+func (d *Daemon) fillServerIDs() error {
+	c := d.rule.get()
+	if len(c.ServerIDs) > 0 {
+		return nil
+	}
+	seen := map[netip.Addr]bool{}
+	for _, l := range d.links {
+		if !seen[l.sid] && len(c.ServerIDs) < decide.MaxServerIDs {
+			seen[l.sid] = true
+			c.ServerIDs = append(c.ServerIDs, l.sid)
+		}
+	}
+	return d.rule.set(c)
+}
+
+func (d *Daemon) closeLinks() {
+	for _, l := range d.links {
+		l.close()
+	}
+}
+
+// attachXDP loads the program, writes the rule and attaches it to every
+// interface that accepts it; the others keep the Go-side rule.
+func (d *Daemon) attachXDP() (detach func(), err error) {
+	mode, err := loader.ParseMode(d.cfg.XDP)
+	if err != nil {
+		return nil, fmt.Errorf("xdp: %w", err)
+	}
+	pins, err := loader.OpenPinDir(d.opts.PinDir)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := loader.Load(loader.LoadOptions{})
+	if err != nil {
+		d.log.Warn("XDP program not loaded: applying the rule in Go on every interface", "err", err)
+		return func() {}, nil
+	}
+	if err := prog.SetConfig(d.rule.get()); err != nil {
+		prog.Close()
+		return nil, err
+	}
+	if err := pins.PinMaps(prog.Maps); err != nil {
+		prog.Close()
+		return nil, err
+	}
+	var attached []string
+	for _, l := range d.links {
+		att, err := prog.Attach(l.name, mode, pins)
+		if err != nil {
+			d.log.Warn("XDP refused: applying the rule in Go on this interface", "iface", l.name, "err", err)
+			continue
+		}
+		l.xdp = true
+		attached = append(attached, l.name)
+		d.log.Info("XDP attached", "iface", l.name, "mode", att.Mode, "via", att.Via, "program", att.ProgramID)
+	}
+	if len(attached) == 0 {
+		prog.Close()
+		return func() {}, nil
+	}
+	d.rule.mu.Lock()
+	d.rule.maps = prog.Maps
+	d.rule.mu.Unlock()
+	return func() {
+		d.rule.mu.Lock()
+		d.rule.maps = nil
+		d.rule.mu.Unlock()
+		for _, name := range attached {
+			if err := loader.Detach(name, pins); err != nil {
+				d.log.Warn("detach XDP", "iface", name, "err", err)
+			}
+		}
+		prog.Close()
+	}, nil
+}
+
+// serveLink reads requests from one interface and answers each in its own
+// goroutine (a REQUEST waits for its lease to be fsync'd; the others go on).
+func (d *Daemon) serveLink(ctx context.Context, l *link, sem chan struct{}, wg *sync.WaitGroup) {
+	buf := make([]byte, 4096)
+	for {
+		n, _, err := l.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Error("receive", "iface", l.name, "err", err)
+			}
+			return
+		}
+		d.stats.received.Add(1)
+		if !l.xdp {
+			if v := d.rule.decide(buf[:n]); v.Drop {
+				d.stats.ruleDropped.Add(1)
+				continue
+			}
+		}
+		pkt := append([]byte(nil), buf[:n]...)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d.handle(ctx, l, pkt)
+		}()
+	}
+}
+
+func (d *Daemon) handle(ctx context.Context, l *link, pkt []byte) {
+	req, err := dhcpv4.FromBytes(pkt)
+	if err != nil {
+		d.stats.malformed.Add(1)
+		d.log.Debug("malformed request", "iface", l.name, "err", err)
+		return
+	}
+	resp := d.server.Handle(ctx, req, dhcpserver.Meta{Iface: l.name, IfAddr: l.addr, ServerID: l.sid})
+	if resp == nil {
+		d.stats.silent.Add(1)
+		return
+	}
+	dest := dhcpserver.Route(req, resp)
+	if err := l.send(resp.ToBytes(), dest); err != nil {
+		d.stats.sendErrors.Add(1)
+		d.log.Warn("send reply", "iface", l.name, "to", dest, "err", err)
+		return
+	}
+	d.stats.replies.Add(1)
+}

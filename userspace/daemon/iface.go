@@ -1,0 +1,114 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/xdhcp/xdhcp/userspace/dhcpserver"
+	"github.com/xdhcp/xdhcp/userspace/frames"
+)
+
+// link is one served interface: a UDP socket on port 67 bound to it for
+// receiving and for replies that go through the IP stack (relays, clients
+// with an address), and a packet socket for replies to clients that have
+// no address yet (broadcast, or unicast to chaddr without ARP).
+type link struct {
+	name   string
+	index  int
+	mac    net.HardwareAddr
+	addr   netip.Addr // the interface's IPv4 address
+	sid    netip.Addr // server identifier answered with
+	xdp    bool       // the XDP program filters this interface
+	conn   *net.UDPConn
+	packet int // AF_PACKET fd
+	log    *slog.Logger
+}
+
+func openLink(ctx context.Context, name string, log *slog.Logger) (*link, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: %w", name, err)
+	}
+	l := &link{name: name, index: ifi.Index, mac: ifi.HardwareAddr, packet: -1, log: log.With("iface", name)}
+	if l.addr, err = ifaceAddr(ifi); err != nil {
+		return nil, err
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			for _, o := range [][2]int{{unix.SO_REUSEADDR, 1}, {unix.SO_BROADCAST, 1}, {unix.SO_RCVBUF, 4 << 20}, {unix.SO_SNDBUF, 4 << 20}} {
+				if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[0], o[1]); serr != nil {
+					return
+				}
+			}
+			serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name)
+		})
+		return errors.Join(err, serr)
+	}}
+	pc, err := lc.ListenPacket(ctx, "udp4", ":67")
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: listen on port 67: %w", name, err)
+	}
+	l.conn = pc.(*net.UDPConn)
+	// Protocol 0: this socket only sends, it receives nothing.
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		l.close()
+		return nil, fmt.Errorf("interface %s: packet socket: %w", name, err)
+	}
+	l.packet = fd
+	return l, nil
+}
+
+func (l *link) close() {
+	if l.conn != nil {
+		l.conn.Close()
+	}
+	if l.packet >= 0 {
+		unix.Close(l.packet)
+		l.packet = -1
+	}
+}
+
+// send delivers a reply as Route says.
+func (l *link) send(payload []byte, d dhcpserver.Dest) error {
+	switch d.Via {
+	case dhcpserver.ViaRelay, dhcpserver.ViaUnicast:
+		_, err := l.conn.WriteToUDPAddrPort(payload, netip.AddrPortFrom(d.IP, d.Port))
+		return err
+	case dhcpserver.ViaBroadcast, dhcpserver.ViaL2:
+		dst := net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+		if d.Via == dhcpserver.ViaL2 {
+			dst = d.MAC
+		}
+		f := frames.Frame{Src: l.mac, Dst: dst, SrcIP: l.addr.AsSlice(), DstIP: d.IP.AsSlice(), SrcPort: 67, DstPort: d.Port, Payload: payload}.Bytes()
+		sa := &unix.SockaddrLinklayer{Ifindex: l.index, Protocol: htons(unix.ETH_P_IP), Halen: 6}
+		copy(sa.Addr[:], dst)
+		return unix.Sendto(l.packet, f, 0, sa)
+	}
+	return fmt.Errorf("no route for reply (%v)", d)
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// ifaceAddr is the interface's first IPv4 address.
+func ifaceAddr(ifi *net.Interface) (netip.Addr, error) {
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("interface %s: addresses: %w", ifi.Name, err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+			v, _ := netip.AddrFromSlice(n.IP.To4())
+			return v, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("interface %s has no IPv4 address: the server needs one (source of replies, default server id)", ifi.Name)
+}

@@ -30,6 +30,7 @@ func newApp() *cli.App {
 			stateCommand(),
 			statsCommand(),
 			serveCommand(),
+			statusCommand(), partnerDownCommand(),
 			leasesCommand(),
 			checkConfigCommand(),
 			benchCommand(),

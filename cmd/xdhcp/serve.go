@@ -69,7 +69,7 @@ flags override the file. Every flag can also be given as XDHCP_<FLAG>.
 The rule flags (--role, --split/--hba, --threshold, --state, ...) set the
 load-balancing rule and this server's share of every range: a standalone
 server wants --split 256 (primary) so that it answers every client.`,
-		Flags: withEnv(append(serveFlags(), ruleFlags()...)),
+		Flags: withEnv(append(append(serveFlags(), ruleFlags()...), failoverFlags()...)),
 		Action: func(c *cli.Context) error {
 			rule, err := configFromFlags(c)
 			if err != nil {
@@ -88,7 +88,7 @@ server wants --split 256 (primary) so that it answers every client.`,
 			if err != nil {
 				return err
 			}
-			return d.Run(c.Context)
+			return runDaemon(c, d, cfg, log) // failover beside it: serve_failover.go
 		},
 	}
 }

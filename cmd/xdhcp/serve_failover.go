@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/xdhcp/xdhcp/userspace/config"
+	"github.com/xdhcp/xdhcp/userspace/daemon"
+	"github.com/xdhcp/xdhcp/userspace/failover"
+	"github.com/xdhcp/xdhcp/userspace/lease"
+)
+
+// failoverFlags are serve's failover partner flags (issue 4).
+func failoverFlags() []cli.Flag {
+	env := func(n string) []string { return []string{envName(n)} }
+	return []cli.Flag{
+		&cli.StringFlag{Name: "peer", EnvVars: env("peer"), Usage: "failover partner ADDR[:PORT] (default port 647); the primary connects to it, the secondary accepts only this address"},
+		&cli.StringFlag{Name: "listen-peer", EnvVars: env("listen-peer"), Usage: "accept the failover partner on ADDR[:PORT] (default :647 when --peer is set)"},
+		&cli.StringFlag{Name: "secret-file", EnvVars: env("secret-file"), Usage: "file holding the pair's shared secret (at least 16 bytes; surrounding white space ignored)"},
+		&cli.DurationFlag{Name: "mclt", EnvVars: env("mclt"), Value: failover.DefaultMCLT, Usage: "maximum client lead time (both servers must agree)"},
+		&cli.DurationFlag{Name: "receive-timeout", EnvVars: env("receive-timeout"), Value: failover.DefaultReceiveTimeout, Usage: "no message from the partner for this long: communications-interrupted"},
+		&cli.DurationFlag{Name: "auto-partner-down", EnvVars: env("auto-partner-down"), Usage: "move from communications-interrupted to partner-down after this long (0: only on the partner's goodbye or xdhcp partner-down)"},
+		&cli.StringFlag{Name: "failover-control", EnvVars: env("failover-control"), Value: failover.DefaultControl, Usage: "unix socket for xdhcp status and xdhcp partner-down"},
+	}
+}
+
+// withPort adds the default failover port to an address without one.
+func withPort(a string) string {
+	if a == "" {
+		return ""
+	}
+	if _, _, err := net.SplitHostPort(a); err == nil {
+		return a
+	}
+	return net.JoinHostPort(strings.Trim(a, "[]"), strconv.Itoa(failover.DefaultPort))
+}
+
+// runDaemon runs d, and beside it the failover engine when --peer or
+// --listen-peer is given: the engine drives d's rule and lease share and
+// sends d's leases to the partner. On SIGTERM the engine tells the partner
+// first (it takes every client at once), then both stop.
+func runDaemon(c *cli.Context, d *daemon.Daemon, cfg *config.Config, log *slog.Logger) error {
+	peer, listen := withPort(c.String("peer")), withPort(c.String("listen-peer"))
+	if peer == "" && listen == "" {
+		return d.Run(c.Context)
+	}
+	if listen == "" {
+		listen = ":" + strconv.Itoa(failover.DefaultPort)
+	}
+	secret, err := readSecret(c.String("secret-file"))
+	if err != nil {
+		return err
+	}
+	var ranges []lease.Range
+	for _, p := range cfg.Pools() {
+		ranges = append(ranges, p.Ranges...)
+	}
+	e, err := failover.New(failover.Options{
+		Peer: peer, Listen: listen, Secret: secret,
+		MCLT: c.Duration("mclt"), ReceiveTimeout: c.Duration("receive-timeout"), AutoPartnerDown: c.Duration("auto-partner-down"),
+		Pools: ranges, Bindings: d.Store(), Rule: d, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	if err := e.ServeControl(ctx, c.String("failover-control")); err != nil {
+		return err
+	}
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- e.Run(ctx) }()
+	// The daemon stops after the engine said goodbye, so the partner
+	// takes over before this server goes silent.
+	dctx, stopDaemon := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDaemon()
+	daemonDone := make(chan error, 1)
+	go func() { daemonDone <- d.Run(dctx) }()
+	select {
+	case err := <-engineDone:
+		stopDaemon()
+		return joinErr(err, <-daemonDone)
+	case err := <-daemonDone:
+		cancel()
+		return joinErr(err, <-engineDone)
+	}
+}
+
+func joinErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func readSecret(path string) ([]byte, error) {
+	if path == "" {
+		return nil, fmt.Errorf("failover: --secret-file is required with --peer/--listen-peer (every peer message is authenticated)")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--secret-file: %w", err)
+	}
+	s := []byte(strings.TrimSpace(string(b)))
+	if len(s) < failover.MinSecret {
+		return nil, fmt.Errorf("--secret-file %s: %d bytes, at least %d", path, len(s), failover.MinSecret)
+	}
+	return s, nil
+}
+
+// controlFlag is the failover control socket of status and partner-down.
+var controlFlag = &cli.StringFlag{Name: "control", Value: failover.DefaultControl, EnvVars: []string{"XDHCP_FAILOVER_CONTROL"},
+	Usage: "the daemon's failover control socket (serve --failover-control)"}
+
+func ago(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return fmt.Sprintf("%s (%s ago)", t.Local().Format(time.DateTime), time.Since(*t).Round(time.Millisecond))
+}

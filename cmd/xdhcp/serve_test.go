@@ -373,3 +373,81 @@ func TestServeWithRealClients(t *testing.T) {
 		c.kill()
 	})
 }
+
+// perfdhcp (it behaves as a relay and sends option 61) brings 10,000
+// distinct clients at a moderate rate: every exchange completes and no
+// address is given twice. The daemon is configured by flags and
+// environment variables only (the quick start).
+func TestServePerfdhcp10000Clients(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("perfdhcp"); err != nil {
+		t.Skip("perfdhcp not installed (kea-admin, scripts/install-deps.sh)")
+	}
+	ctx := context.Background()
+	id := fmt.Sprintf("xr%dp", os.Getpid()%100000)
+	l := &serveLab{t: t, bin: buildBinary(t), dir: t.TempDir()}
+	var err error
+	if l.srv, err = labnet.NewNS(ctx, id+"s"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.srv.Close() })
+	if l.cli, err = labnet.NewNS(ctx, id+"c"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.cli.Close() })
+	if err := labnet.Veth(ctx, l.srv, "srv0", "198.18.64.1/18", l.cli, "pf0", "198.18.64.2/18"); err != nil {
+		t.Fatal(err)
+	}
+	cmd := l.srv.Command(ctx, l.bin, "serve", "--iface", "srv0", "--subnet", "198.18.64.0/18",
+		"--range", "198.18.64.10-198.18.127.250", "--router", "198.18.64.1", "--db", l.db())
+	cmd.Env = append(os.Environ(), "XDHCP_SPLIT=256", "XDHCP_LEASE_TIME=1h", "XDHCP_DNS=198.18.64.53")
+	l.log = &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = l.log, l.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	l.daemon = cmd
+	t.Cleanup(func() { l.stop(syscall.SIGKILL) })
+	waitFor(t, "the daemon's control socket", 40*time.Second, func() bool {
+		conn, err := net.Dial("unix", l.db()+".sock")
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+
+	// -R 2^24 random clients, fixed seed: 10,100 exchanges from about as
+	// many distinct clients; -W waits for the last answers.
+	pf := l.cli.Command(ctx, "perfdhcp", "-4", "-l", "pf0", "-r", "2000", "-R", "16777216", "-s", "7", "-u",
+		"-n", "10100", "-W", "2000000", "198.18.64.1")
+	out, err := pf.CombinedOutput()
+	if err != nil {
+		t.Fatalf("perfdhcp: %v (exit 3 means incomplete exchanges)\n%s\ndaemon:\n%s", err, out, l.log)
+	}
+	drops := regexp.MustCompile(`drops: (\d+)`).FindAllStringSubmatch(string(out), -1)
+	if len(drops) != 2 || drops[0][1] != "0" || drops[1][1] != "0" {
+		t.Fatalf("perfdhcp drops %v:\n%s", drops, out)
+	}
+	// -u: perfdhcp itself checks that no address was handed out twice.
+	if n := strings.Count(string(out), "non unique addresses: 0"); n != 2 {
+		t.Fatalf("perfdhcp saw non-unique addresses:\n%s", out)
+	}
+	ls := l.leases(t)
+	ips, clients := map[string]bool{}, map[string]bool{}
+	for ip, x := range ls {
+		if x.State != lease.Bound {
+			t.Fatalf("lease %s is %v", ip, x.State)
+		}
+		ips[x.IP.String()] = true
+		clients[x.Client.String()] = true
+	}
+	if len(clients) < 10000 || len(ips) != len(clients) {
+		t.Fatalf("%d distinct clients, %d addresses, want >= 10000 and one address each", len(clients), len(ips))
+	}
+	t.Logf("%d distinct clients bound, %d distinct addresses, 0 drops", len(clients), len(ips))
+	for _, line := range strings.Split(l.log.String(), "\n") {
+		if strings.Contains(line, "XDP") {
+			t.Log(line[:min(len(line), 200)])
+		}
+	}
+}

@@ -5,8 +5,8 @@
 set -euo pipefail
 
 pkgs=(clang llvm libbpf-dev linux-libc-dev iproute2 bpftool tcpdump tshark
-      isc-dhcp-client isc-dhcp-relay isc-dhcp-server kea-dhcp4-server kea-admin)
-bins=(clang ip bpftool tcpdump dhclient dhcrelay dhcpd kea-dhcp4 perfdhcp)
+      isc-dhcp-client isc-dhcp-relay isc-dhcp-server kea-dhcp4-server kea-admin curl)
+bins=(clang ip bpftool tcpdump dhclient dhcrelay dhcpd kea-dhcp4 perfdhcp curl)
 
 missing=0
 for b in "${bins[@]}"; do

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xdhcp/xdhcp/userspace/config"
 	"github.com/xdhcp/xdhcp/userspace/daemon"
+	"github.com/xdhcp/xdhcp/userspace/decide"
 	"github.com/xdhcp/xdhcp/userspace/failover"
 	"github.com/xdhcp/xdhcp/userspace/lease"
 )
@@ -66,24 +67,38 @@ func runDaemon(c *cli.Context, d *daemon.Daemon, cfg *config.Config, log *slog.L
 	e, err := failover.New(failover.Options{
 		Peer: peer, Listen: listen, Secret: secret,
 		MCLT: c.Duration("mclt"), ReceiveTimeout: c.Duration("receive-timeout"), AutoPartnerDown: c.Duration("auto-partner-down"),
-		Pools: ranges, Bindings: d.Store(), Rule: d, Logger: log,
+		Pools: ranges, Bindings: storeBindings{d.Store()}, Rule: d, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(c.Context)
-	defer cancel()
-	if err := e.ServeControl(ctx, c.String("failover-control")); err != nil {
+	// Until the partner is heard the daemon starts in STARTUP (answers
+	// every client the fast path passes, offers nothing new).
+	r := d.Rule()
+	r.State = decide.Startup
+	if err := d.SetRule(r); err != nil {
 		return err
 	}
-	engineDone := make(chan error, 1)
-	go func() { engineDone <- e.Run(ctx) }()
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
 	// The daemon stops after the engine said goodbye, so the partner
 	// takes over before this server goes silent.
 	dctx, stopDaemon := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDaemon()
 	daemonDone := make(chan error, 1)
 	go func() { daemonDone <- d.Run(dctx) }()
+	// The engine starts once the daemon serves (XDP attached, server ids
+	// set), so their rule writes do not cross.
+	if err := waitServing(ctx, controlPath(c, cfg), daemonDone); err != nil {
+		stopDaemon()
+		return err
+	}
+	if err := e.ServeControl(ctx, c.String("failover-control")); err != nil {
+		stopDaemon()
+		return joinErr(err, <-daemonDone)
+	}
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- e.Run(ctx) }()
 	select {
 	case err := <-engineDone:
 		stopDaemon()
@@ -91,6 +106,51 @@ func runDaemon(c *cli.Context, d *daemon.Daemon, cfg *config.Config, log *slog.L
 	case err := <-daemonDone:
 		cancel()
 		return joinErr(err, <-engineDone)
+	}
+}
+
+// storeBindings adapts the lease store to failover.Bindings. ApplyPeer is
+// looked up at run time so this builds against the store's synchronous
+// and asynchronous (no context) forms alike.
+type storeBindings struct{ *lease.Store }
+
+func (b storeBindings) ApplyPeer(ctx context.Context, l lease.Lease) (bool, error) {
+	switch s := any(b.Store).(type) {
+	case interface {
+		ApplyPeer(context.Context, lease.Lease) (bool, error)
+	}:
+		return s.ApplyPeer(ctx, l)
+	case interface{ ApplyPeer(lease.Lease) (bool, error) }:
+		return s.ApplyPeer(l)
+	}
+	return false, fmt.Errorf("lease store: no ApplyPeer")
+}
+
+// controlPath is the daemon's own control socket (serve --control).
+func controlPath(c *cli.Context, cfg *config.Config) string {
+	if p := c.String("control"); p != "" {
+		return p
+	}
+	return cfg.DB + ".sock"
+}
+
+// waitServing waits until the daemon answers on its control socket (it
+// opens it once its interfaces and fast path are set up).
+func waitServing(ctx context.Context, ctl string, daemonDone chan error) error {
+	for {
+		if _, err := daemon.Dial(ctl).Stats(); err == nil {
+			return nil
+		}
+		select {
+		case err := <-daemonDone:
+			if err == nil {
+				err = fmt.Errorf("daemon stopped before serving")
+			}
+			return err
+		case <-ctx.Done():
+			return <-daemonDone
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 

@@ -582,11 +582,10 @@ func (e *Engine) tick(c *conn) {
 		e.log.Info("MCLT passed in partner-down: using the partner's free addresses too", "mclt", e.o.MCLT)
 		e.apply()
 	}
-	// Re-assert the rule if something else rewrote it (daemon startup, an
-	// operator's `xdhcp state set`).
-	if r := e.o.Rule.Rule(); r.State != s.state || r.HBA != s.hba {
-		e.applyRule()
-	}
+	// Re-assert the rule on every tick (one map update): a write that
+	// crossed the daemon's own (its fast path attaching after the engine
+	// started) or an operator's `xdhcp state set` is corrected at once.
+	e.applyRule()
 }
 
 // setState changes state, rewrites the rule and the share, logs, and

@@ -120,7 +120,9 @@ func (b storeBindings) ApplyPeer(ctx context.Context, l lease.Lease) (bool, erro
 		ApplyPeer(context.Context, lease.Lease) (bool, error)
 	}:
 		return s.ApplyPeer(ctx, l)
-	case interface{ ApplyPeer(lease.Lease) (bool, error) }:
+	case interface {
+		ApplyPeer(lease.Lease) (bool, error)
+	}:
 		return s.ApplyPeer(l)
 	}
 	return false, fmt.Errorf("lease store: no ApplyPeer")

@@ -67,7 +67,8 @@ func runDaemon(c *cli.Context, d *daemon.Daemon, cfg *config.Config, log *slog.L
 	e, err := failover.New(failover.Options{
 		Peer: peer, Listen: listen, Secret: secret,
 		MCLT: c.Duration("mclt"), ReceiveTimeout: c.Duration("receive-timeout"), AutoPartnerDown: c.Duration("auto-partner-down"),
-		Pools: ranges, Bindings: storeBindings{d.Store()}, Rule: d, Logger: log,
+		OfferHold: cfg.OfferHold,
+		Pools:     ranges, Bindings: storeBindings{d.Store()}, Rule: d, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -37,6 +37,7 @@ type Status struct {
 	ReceiveTimeout   time.Duration `json:"receive_timeout_ns"`
 	PartnerDownSince *time.Time    `json:"partner_down_since,omitempty"`
 	UsingPartnerFree bool          `json:"using_partner_free"`
+	ShareSplit       int           `json:"share_split"` // the primary's part of every range, in 256ths
 	Shares           []Share       `json:"shares"`
 }
 
@@ -71,6 +72,7 @@ func (e *Engine) Status() Status {
 		t := s.partnerDownSince
 		out.PartnerDownSince = &t
 	}
+	out.ShareSplit = int(s.split)
 	split := decide.MustSplit(int(s.split))
 	e.mu.Unlock()
 	out.Shares = shares(e.o.Pools, split, e.role, e.o.Bindings.All(), e.o.Now())

@@ -64,6 +64,12 @@ type Options struct {
 	MaxSkew time.Duration
 	// Retry is the pause between connection attempts (default 500 ms).
 	Retry time.Duration
+	// RebalanceEvery is how often the primary checks the free addresses
+	// of both shares (default 10 s; negative: never rebalance).
+	RebalanceEvery time.Duration
+	// OfferHold is how long an offer holds its address (the daemon's
+	// offer-hold): the side giving addresses up waits this long.
+	OfferHold time.Duration
 	// Pools are every dynamic range (both must have the same).
 	Pools    []lease.Range
 	Bindings Bindings
@@ -87,6 +93,12 @@ func (o *Options) defaults() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.RebalanceEvery == 0 {
+		o.RebalanceEvery = 10 * time.Second
+	}
+	if o.OfferHold == 0 {
+		o.OfferHold = 30 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -136,6 +148,8 @@ type status struct {
 	split            uint16     // primary's part of every range, in 256ths
 	partnerDownSince time.Time
 	tookShare        bool
+	rebalancing      bool // the primary awaits POOLRESP
+	lastRebalance    time.Time
 	// resync: UPDREQALL asked, UPDDONE sent/received
 	resyncing, sentDone, gotDone bool
 	doneBatch                    uint64
@@ -434,7 +448,7 @@ func (e *Engine) disconnected(c *conn, err error) {
 	if !s.connected || s.cur != c {
 		return
 	}
-	s.connected, s.cur, s.resyncing = false, nil, false
+	s.connected, s.cur, s.resyncing, s.rebalancing = false, nil, false, false
 	e.q.requeueInflight()
 	e.log.Warn("partner connection lost", "remote", c.remote, "err", err)
 	switch s.state {
@@ -480,6 +494,10 @@ func (e *Engine) handle(ctx context.Context, c *conn, m *Message) {
 		}
 		e.flush(c)
 		e.checkSynced()
+	case MsgPoolReq:
+		e.poolReq(c, m)
+	case MsgPoolResp:
+		e.poolResp(m)
 	case MsgDisconnect:
 		if m.Shutdown {
 			e.setState(decide.PartnerDown, "partner is shutting down: "+m.Reason)
@@ -582,6 +600,7 @@ func (e *Engine) tick(c *conn) {
 		e.log.Info("MCLT passed in partner-down: using the partner's free addresses too", "mclt", e.o.MCLT)
 		e.apply()
 	}
+	e.maybeRebalance(now)
 	// Re-assert the rule on every tick (one map update): a write that
 	// crossed the daemon's own (its fast path attaching after the engine
 	// started) or an operator's `xdhcp state set` is corrected at once.

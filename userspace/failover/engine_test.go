@@ -25,6 +25,12 @@ type fakeStore struct {
 	n      int
 	hba    decide.HBA
 	role   decide.Role
+	shares []shareChange
+}
+
+type shareChange struct {
+	at    time.Time
+	split int // primary buckets of the share HBA
 }
 
 func newFakeStore() *fakeStore {
@@ -64,6 +70,7 @@ func (f *fakeStore) Subscribe(fn func(lease.Lease)) func() {
 func (f *fakeStore) SetShare(h decide.HBA, r decide.Role) {
 	f.mu.Lock()
 	f.hba, f.role = h, r
+	f.shares = append(f.shares, shareChange{time.Now(), h.Count(decide.Primary)})
 	f.mu.Unlock()
 }
 
@@ -499,4 +506,73 @@ func TestGarbageAndReplayRefused(t *testing.T) {
 	if st := sec.e.Status(); st.State != decide.Normal || !st.Connected || len(sec.rule.states()) != before {
 		t.Errorf("state changed: %+v, rule history %v", st, sec.rule.states())
 	}
+}
+
+// firstShare is when the store's share first became split s.
+func (f *fakeStore) firstShare(s int) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.shares {
+		if c.split == s {
+			return c.at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// Pool rebalancing: the side whose share has free addresses to spare gives
+// them up first, and the other side starts using them only an offer hold later.
+func TestRebalanceGiverFirst(t *testing.T) {
+	const hold = 150 * time.Millisecond
+	for _, tc := range []struct {
+		name      string
+		fill      string // the side whose share runs low
+		giver     string
+		wantAbove bool // new split above 128 (the primary grows)
+	}{
+		{"primary low", "primary", "secondary", true},
+		{"secondary low", "secondary", "primary", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prim, sec, _ := pair(t, func(o *Options) { o.RebalanceEvery, o.OfferHold = 50*time.Millisecond, hold })
+			// Range 198.18.0.100-199: split 128 gives the primary .100-.149.
+			start := 100
+			if tc.fill == "secondary" {
+				start = 150
+			}
+			owner := map[string]*node{"primary": prim, "secondary": sec}[tc.fill]
+			for i := 0; i < 48; i++ {
+				owner.store.commit(bindingFrom(t, fmt.Sprintf("02:00:00:00:01:%02x", i), fmt.Sprintf("198.18.0.%d", start+i), time.Now()))
+			}
+			var split int
+			waitFor(t, "both shares moved", 3*time.Second, func() bool {
+				split = prim.e.Status().ShareSplit
+				return split != 128 && sec.e.Status().ShareSplit == split && !rebalancing(prim.e)
+			})
+			if (split > 128) != tc.wantAbove {
+				t.Fatalf("new split %d", split)
+			}
+			giver, taker := map[string]*node{"primary": prim, "secondary": sec}[tc.giver], owner
+			gave, ok1 := giver.store.firstShare(split)
+			took, ok2 := taker.store.firstShare(split)
+			if !ok1 || !ok2 || took.Sub(gave) < hold {
+				t.Errorf("giver applied split %d at %v, taker at %v: want the taker at least %s later", split, gave, took, hold)
+			}
+			st := prim.e.Status()
+			var free [2]uint32
+			for _, sh := range st.Shares {
+				free[sh.Owner] += sh.Free
+			}
+			t.Logf("split 128 -> %d; free now primary %d, secondary %d; taker waited %s", split, free[0], free[1], took.Sub(gave).Round(time.Millisecond))
+			if min(free[0], free[1])*4 < max(free[0], free[1]) {
+				t.Errorf("still lopsided: %v", free)
+			}
+		})
+	}
+}
+
+func rebalancing(e *Engine) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.st.rebalancing
 }

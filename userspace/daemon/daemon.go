@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -22,10 +24,6 @@ import (
 	"github.com/xdhcp/xdhcp/userspace/dhcpserver"
 	"github.com/xdhcp/xdhcp/userspace/lease"
 )
-
-// maxInFlight bounds requests being handled at once (each may wait for a
-// group commit); the socket buffers absorb bursts beyond it.
-const maxInFlight = 4096
 
 // Options configure a daemon.
 type Options struct {
@@ -156,13 +154,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		defer detach()
 	}
+	if os.Getenv("GOGC") == "" {
+		// Requests allocate short-lived messages; trade memory for less GC.
+		debug.SetGCPercent(400)
+	}
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, maxInFlight)
 	for _, l := range d.links {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.serveLink(ctx, l, sem, &wg)
+			d.serveLink(ctx, l)
 		}()
 		d.log.Info("serving", "iface", l.name, "addr", l.addr, "server_id", l.sid, "xdp", l.xdp)
 	}
@@ -251,9 +252,10 @@ func (d *Daemon) attachXDP() (detach func(), err error) {
 	}, nil
 }
 
-// serveLink reads requests from one interface and answers each in its own
-// goroutine (a REQUEST waits for its lease to be fsync'd; the others go on).
-func (d *Daemon) serveLink(ctx context.Context, l *link, sem chan struct{}, wg *sync.WaitGroup) {
+// serveLink reads requests from one interface and answers them in order.
+// Nothing here waits for the disk: a reply that needs a lease on disk is
+// sent by the group commit's goroutine once the lease is fsync'd.
+func (d *Daemon) serveLink(ctx context.Context, l *link) {
 	buf := make([]byte, 4096)
 	for {
 		n, _, err := l.conn.ReadFromUDPAddrPort(buf)
@@ -270,13 +272,7 @@ func (d *Daemon) serveLink(ctx context.Context, l *link, sem chan struct{}, wg *
 				continue
 			}
 		}
-		pkt := append([]byte(nil), buf[:n]...)
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			d.handle(ctx, l, pkt)
-		}()
+		d.handle(ctx, l, buf[:n])
 	}
 }
 
@@ -287,7 +283,22 @@ func (d *Daemon) handle(ctx context.Context, l *link, pkt []byte) {
 		d.log.Debug("malformed request", "iface", l.name, "err", err)
 		return
 	}
-	resp := d.server.Handle(ctx, req, dhcpserver.Meta{Iface: l.name, IfAddr: l.addr, ServerID: l.sid})
+	resp, pending := d.server.Serve(ctx, req, dhcpserver.Meta{Iface: l.name, IfAddr: l.addr, ServerID: l.sid})
+	if pending == nil {
+		d.reply(l, req, resp)
+		return
+	}
+	pending.Then(func(err error) {
+		if err != nil {
+			d.stats.silent.Add(1)
+			d.log.Error("lease not stored: no reply", "chaddr", req.ClientHWAddr, "err", err)
+			return
+		}
+		d.reply(l, req, resp)
+	})
+}
+
+func (d *Daemon) reply(l *link, req, resp *dhcpv4.DHCPv4) {
 	if resp == nil {
 		d.stats.silent.Add(1)
 		return

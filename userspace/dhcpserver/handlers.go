@@ -153,7 +153,7 @@ func request(s *Server, x *Exchange) bool {
 		return nak(s, x, "client has a reservation for "+x.Reservation.IP.String())
 	}
 	lt, _, _ := cfg.Timers(x.Subnet)
-	l, err := s.store.Bind(x.Ctx, lease.BindRequest{
+	l, pending, err := s.store.BindAsync(lease.BindRequest{
 		Subnet: x.Subnet.Prefix, Client: x.Client, IP: want, LeaseTime: lt,
 		HWAddr: x.Req.ClientHWAddr.String(), Hostname: hostname(x),
 		Reserved: x.Reservation != nil,
@@ -165,9 +165,9 @@ func request(s *Server, x *Exchange) bool {
 		// No record of this address: only an authoritative server refuses.
 		return nak(s, x, err.Error())
 	case err != nil:
-		s.log.Error("lease not stored, no ACK", "ip", want, "err", err)
 		return x.silent("store: %v", err)
 	}
+	x.Pending = pending
 	x.Resp.UpdateOption(dhcpv4.OptMessageType(dhcpv4.MessageTypeAck))
 	x.Resp.YourIPAddr = ip4(l.IP)
 	x.Resp.ClientIPAddr = x.Req.ClientIPAddr
@@ -205,18 +205,22 @@ func decline(s *Server, x *Exchange) bool {
 	if !a.IsValid() {
 		return x.silent("DECLINE without a requested address")
 	}
-	if _, err := s.store.Decline(x.Ctx, a, x.Client, s.Config().DeclineProbation); err != nil {
+	_, pending, err := s.store.DeclineAsync(a, x.Client, s.Config().DeclineProbation)
+	if err != nil {
 		return x.silent("decline: %v", err)
 	}
+	x.Pending = pending
 	s.log.Info("address declined, on probation", "ip", a, "client", x.Client, "for", s.Config().DeclineProbation)
 	return x.silent("declined %v", a)
 }
 
 func release(s *Server, x *Exchange) bool {
 	a := addrOf(x.Req.ClientIPAddr)
-	if _, err := s.store.Release(x.Ctx, a, x.Client); err != nil {
+	_, pending, err := s.store.ReleaseAsync(a, x.Client)
+	if err != nil {
 		return x.silent("release: %v", err)
 	}
+	x.Pending = pending
 	return x.silent("released %v", a)
 }
 

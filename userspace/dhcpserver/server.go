@@ -39,6 +39,9 @@ type Exchange struct {
 	Reservation *config.Reservation
 	// Why says why the exchange ended without a reply (logs, tests).
 	Why string
+	// Pending is the lease change this exchange made: the reply may leave
+	// only once it is durable.
+	Pending *lease.Pending
 }
 
 // Handler does one concern. It returns false to end the exchange; the
@@ -76,18 +79,34 @@ func (s *Server) Config() *config.Config { return s.cfg.Load() }
 // SetConfig swaps the configuration (reload).
 func (s *Server) SetConfig(c *config.Config) { s.cfg.Store(c) }
 
-// Handle answers one request; a nil reply means stay silent.
+// Handle answers one request, waiting until its lease change is on disk;
+// a nil reply means stay silent.
 func (s *Server) Handle(ctx context.Context, req *dhcpv4.DHCPv4, m Meta) *dhcpv4.DHCPv4 {
+	resp, pending := s.Serve(ctx, req, m)
+	if pending != nil {
+		if err := pending.Wait(); err != nil {
+			s.log.Error("lease not stored, no reply", "chaddr", req.ClientHWAddr, "err", err)
+			return nil
+		}
+	}
+	return resp
+}
+
+// Serve answers one request without waiting for the disk: when pending is
+// not nil the reply (if any) must be sent only after pending completes
+// without error (pending.Then), so no ACK leaves before its lease is
+// fsync'd and the caller's goroutine never blocks on the disk.
+func (s *Server) Serve(ctx context.Context, req *dhcpv4.DHCPv4, m Meta) (resp *dhcpv4.DHCPv4, pending *lease.Pending) {
 	x := &Exchange{Ctx: ctx, Req: req, Meta: m}
 	for _, h := range s.handlers {
 		if !h(s, x) {
 			break
 		}
 	}
-	if x.Resp == nil {
+	if x.Resp == nil && s.log.Enabled(ctx, slog.LevelDebug) {
 		s.log.Debug("no reply", "type", req.MessageType(), "chaddr", req.ClientHWAddr, "xid", req.TransactionID, "why", x.Why)
 	}
-	return x.Resp
+	return x.Resp, x.Pending
 }
 
 // silent ends the exchange without a reply.

@@ -2,7 +2,6 @@ package lease
 
 import (
 	"container/heap"
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -324,9 +323,20 @@ type BindRequest struct {
 
 // Bind binds req.IP to the client, durably: it returns once the lease is
 // fsync'd. Errors say why the client must be refused (NAK).
-func (s *Store) Bind(ctx context.Context, req BindRequest) (Lease, error) {
+func (s *Store) Bind(req BindRequest) (Lease, error) {
+	l, p, err := s.BindAsync(req)
+	if err != nil {
+		return l, err
+	}
+	return l, p.Wait()
+}
+
+// BindAsync checks and records the binding at once (errors: refuse the
+// client) and queues it for the disk; answer the client only when the
+// Pending says it is durable.
+func (s *Store) BindAsync(req BindRequest) (Lease, *Pending, error) {
 	if !req.IP.Is4() || !req.Subnet.Contains(req.IP) {
-		return Lease{}, fmt.Errorf("%v not in %v: %w", req.IP, req.Subnet, ErrNotInSubnet)
+		return Lease{}, nil, fmt.Errorf("%v not in %v: %w", req.IP, req.Subnet, ErrNotInSubnet)
 	}
 	s.mu.Lock()
 	now := s.now()
@@ -334,11 +344,11 @@ func (s *Store) Bind(ctx context.Context, req BindRequest) (Lease, error) {
 	p := s.poolOf(req.IP)
 	if !req.Reserved && (p == nil || p.Subnet != req.Subnet || p.Excluded[req.IP]) {
 		s.mu.Unlock()
-		return Lease{}, fmt.Errorf("%v: %w", req.IP, ErrUnknownAddress)
+		return Lease{}, nil, fmt.Errorf("%v: %w", req.IP, ErrUnknownAddress)
 	}
 	if !s.freeFor(req.IP, client, now) {
 		s.mu.Unlock()
-		return Lease{}, fmt.Errorf("%v: %w", req.IP, ErrInUse)
+		return Lease{}, nil, fmt.Errorf("%v: %w", req.IP, ErrInUse)
 	}
 	l := Lease{
 		IP: req.IP, Client: append(ClientID(nil), req.Client...), HWAddr: req.HWAddr, Hostname: req.Hostname,
@@ -348,50 +358,70 @@ func (s *Store) Bind(ctx context.Context, req BindRequest) (Lease, error) {
 	s.dropOffer(req.IP, client)
 	s.index(l)
 	s.mu.Unlock()
-	return l, s.commitOwn(ctx, l, old, had)
+	return l, s.commitOwn(l, old, had), nil
 }
 
-// commitOwn persists a change this server made and tells subscribers.
-func (s *Store) commitOwn(ctx context.Context, l, old Lease, had bool) error {
-	if err := s.persist(ctx, l); err != nil {
-		s.revert(l, old, had)
-		return err
+// commitOwn queues a change this server made; subscribers hear of it once
+// it is durable, a failed write is undone in the index.
+func (s *Store) commitOwn(l, old Lease, had bool) *Pending {
+	return s.enqueue([]Lease{l}, func(err error) {
+		if err != nil {
+			s.revert(l, old, had)
+			return
+		}
+		s.notify(l)
+	})
+}
+
+// wait turns an async result into a sync one.
+func wait(l Lease, p *Pending, err error) (Lease, error) {
+	if err != nil {
+		return l, err
 	}
-	s.notify(l)
-	return nil
+	return l, p.Wait()
 }
 
 // Release frees ip if it is bound to client; the client keeps first claim
 // on it while it stays free.
-func (s *Store) Release(ctx context.Context, ip netip.Addr, client ClientID) (Lease, error) {
+func (s *Store) Release(ip netip.Addr, client ClientID) (Lease, error) {
+	return wait(s.ReleaseAsync(ip, client))
+}
+
+// ReleaseAsync is Release without waiting for the disk.
+func (s *Store) ReleaseAsync(ip netip.Addr, client ClientID) (Lease, *Pending, error) {
 	s.mu.Lock()
 	old, had := s.byIP[ip]
 	if !had || old.State != Bound || string(old.Client) != string(client) {
 		s.mu.Unlock()
-		return Lease{}, fmt.Errorf("release %v: %w", ip, ErrNotYours)
+		return Lease{}, nil, fmt.Errorf("release %v: %w", ip, ErrNotYours)
 	}
 	l := old
 	l.State, l.Start, l.Expiry = Released, s.now(), s.now()
 	s.index(l)
 	s.mu.Unlock()
-	return l, s.commitOwn(ctx, l, old, had)
+	return l, s.commitOwn(l, old, had), nil
 }
 
 // Decline puts ip on probation until now+probation: a client found it in
 // use. Only the client it was offered or bound to may decline it.
-func (s *Store) Decline(ctx context.Context, ip netip.Addr, client ClientID, probation time.Duration) (Lease, error) {
+func (s *Store) Decline(ip netip.Addr, client ClientID, probation time.Duration) (Lease, error) {
+	return wait(s.DeclineAsync(ip, client, probation))
+}
+
+// DeclineAsync is Decline without waiting for the disk.
+func (s *Store) DeclineAsync(ip netip.Addr, client ClientID, probation time.Duration) (Lease, *Pending, error) {
 	s.mu.Lock()
 	old, had := s.byIP[ip]
 	o, offered := s.offers[ip]
 	mine := (had && string(old.Client) == string(client)) || (offered && o.client == string(client))
 	if !mine {
 		s.mu.Unlock()
-		return Lease{}, fmt.Errorf("decline %v: %w", ip, ErrNotYours)
+		return Lease{}, nil, fmt.Errorf("decline %v: %w", ip, ErrNotYours)
 	}
 	now := s.now()
 	l := Lease{IP: ip, State: Declined, Start: now, Expiry: now.Add(probation), IssuedBy: s.issuer}
 	s.dropOffer(ip, string(client))
 	s.index(l)
 	s.mu.Unlock()
-	return l, s.commitOwn(ctx, l, old, had)
+	return l, s.commitOwn(l, old, had), nil
 }

@@ -71,7 +71,7 @@ func offerTo(t *testing.T, s *Store, client string, mods ...func(*OfferRequest))
 
 func bind(t *testing.T, s *Store, client string, a netip.Addr, lt time.Duration) Lease {
 	t.Helper()
-	l, err := s.Bind(context.Background(), BindRequest{Subnet: subnet, Client: cid(client), IP: a, LeaseTime: lt})
+	l, err := s.Bind(BindRequest{Subnet: subnet, Client: cid(client), IP: a, LeaseTime: lt})
 	if err != nil {
 		t.Fatalf("bind %v to %s: %v", a, client, err)
 	}
@@ -192,17 +192,17 @@ func TestDeclineProbation(t *testing.T) {
 	c := &clock{time.Unix(1e9, 0)}
 	s, _ := open(t, "", c, Options{Pools: pools("198.18.1.10-198.18.1.11")})
 	a := offerTo(t, s, "A")
-	if _, err := s.Decline(context.Background(), a, cid("B"), time.Hour); !errors.Is(err, ErrNotYours) {
+	if _, err := s.Decline(a, cid("B"), time.Hour); !errors.Is(err, ErrNotYours) {
 		t.Fatalf("B declined A's offer: %v", err)
 	}
-	if _, err := s.Decline(context.Background(), a, cid("A"), time.Hour); err != nil {
+	if _, err := s.Decline(a, cid("A"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	b := offerTo(t, s, "A")
 	if b == a {
 		t.Fatalf("A got declined %v again", a)
 	}
-	if _, err := s.Bind(context.Background(), BindRequest{Subnet: subnet, Client: cid("C"), IP: a, LeaseTime: time.Hour}); !errors.Is(err, ErrInUse) {
+	if _, err := s.Bind(BindRequest{Subnet: subnet, Client: cid("C"), IP: a, LeaseTime: time.Hour}); !errors.Is(err, ErrInUse) {
 		t.Fatalf("bind of declined address: %v", err)
 	}
 	bind(t, s, "A", b, 2*time.Hour)
@@ -222,7 +222,6 @@ func TestReleaseAndBindErrors(t *testing.T) {
 	s, _ := open(t, "", c, Options{Pools: p})
 	a := offerTo(t, s, "A")
 	bind(t, s, "A", a, time.Hour)
-	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
 		req  BindRequest
@@ -234,14 +233,14 @@ func TestReleaseAndBindErrors(t *testing.T) {
 		{"someone's reservation", BindRequest{Subnet: subnet, Client: cid("B"), IP: ip("198.18.1.12"), LeaseTime: time.Hour}, ErrUnknownAddress},
 		{"own reservation", BindRequest{Subnet: subnet, Client: cid("R"), IP: ip("198.18.1.200"), LeaseTime: time.Hour, Reserved: true}, nil},
 	} {
-		if _, err := s.Bind(ctx, tc.req); !errors.Is(err, tc.want) {
+		if _, err := s.Bind(tc.req); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
-	if _, err := s.Release(ctx, a, cid("B")); !errors.Is(err, ErrNotYours) {
+	if _, err := s.Release(a, cid("B")); !errors.Is(err, ErrNotYours) {
 		t.Fatalf("B released A's address: %v", err)
 	}
-	if _, err := s.Release(ctx, a, cid("A")); err != nil {
+	if _, err := s.Release(a, cid("A")); err != nil {
 		t.Fatal(err)
 	}
 	if l, _ := s.Get(a); l.State != Released {
@@ -297,17 +296,16 @@ func TestApplyPeer(t *testing.T) {
 	s, _ := open(t, "", c, Options{Pools: pools("198.18.1.10-198.18.1.11")})
 	calls := 0
 	s.Subscribe(func(Lease) { calls++ })
-	ctx := context.Background()
 	peer := Lease{IP: ip("198.18.1.10"), Client: cid("P"), State: Bound, Start: c.t, Expiry: c.t.Add(time.Hour), IssuedBy: Issuer{Role: decide.Secondary}}
-	if ok, err := s.ApplyPeer(ctx, peer); !ok || err != nil {
+	if ok, err := s.ApplyPeer(context.Background(), peer); !ok || err != nil {
 		t.Fatalf("apply: %v %v", ok, err)
 	}
 	older := peer
 	older.Start, older.Client = c.t.Add(-time.Minute), cid("Q")
-	if ok, _ := s.ApplyPeer(ctx, older); ok {
+	if ok, _ := s.ApplyPeer(context.Background(), older); ok {
 		t.Fatal("older peer lease applied")
 	}
-	if ok, err := s.ApplyPeer(ctx, Lease{IP: ip("198.18.1.11"), State: 9}); ok || err == nil {
+	if ok, err := s.ApplyPeer(context.Background(), Lease{IP: ip("198.18.1.11"), State: 9}); ok || err == nil {
 		t.Fatal("bad peer lease accepted")
 	}
 	if a := offerTo(t, s, "A"); a != ip("198.18.1.11") {
@@ -329,7 +327,7 @@ func TestGroupCommit(t *testing.T) {
 			cl := fmt.Sprint("c", i)
 			a, err := s.Offer(OfferRequest{Subnet: subnet, Client: cid(cl), Hold: time.Second})
 			if err == nil {
-				_, err = s.Bind(context.Background(), BindRequest{Subnet: subnet, Client: cid(cl), IP: a, LeaseTime: time.Hour})
+				_, err = s.Bind(BindRequest{Subnet: subnet, Client: cid(cl), IP: a, LeaseTime: time.Hour})
 			}
 			errs <- err
 		}()
@@ -413,7 +411,7 @@ func crashWriter(dir string) {
 				cl := ClientID(fmt.Sprint(w, "-", i))
 				a, err := s.Offer(OfferRequest{Subnet: netip.MustParsePrefix("198.18.0.0/16"), Client: cl, Hold: time.Second})
 				must(err)
-				_, err = s.Bind(context.Background(), BindRequest{Subnet: netip.MustParsePrefix("198.18.0.0/16"), Client: cl, IP: a, LeaseTime: time.Hour})
+				_, err = s.Bind(BindRequest{Subnet: netip.MustParsePrefix("198.18.0.0/16"), Client: cl, IP: a, LeaseTime: time.Hour})
 				must(err)
 				mu.Lock()
 				fmt.Println(a)

@@ -70,7 +70,53 @@ type Store struct {
 
 type commit struct {
 	leases []Lease
-	done   chan error
+	done   func(error)
+}
+
+// errClosed fails changes queued while the store closes.
+var errClosed = errors.New("lease store closed")
+
+// Pending is a change on its way to disk. Its callbacks run once the
+// change is durable (or failed), on the committing goroutine: they must be
+// quick (sending a reply is fine) and must not wait for another commit.
+type Pending struct {
+	mu   sync.Mutex
+	done bool
+	err  error
+	then []func(error)
+}
+
+func (p *Pending) complete(err error) {
+	p.mu.Lock()
+	p.done, p.err = true, err
+	fns := p.then
+	p.then = nil
+	p.mu.Unlock()
+	for _, f := range fns {
+		f(err)
+	}
+}
+
+// Then calls f with the outcome: now if it is known, else when it is.
+func (p *Pending) Then(f func(error)) {
+	p.mu.Lock()
+	if !p.done {
+		p.then = append(p.then, f)
+		p.mu.Unlock()
+		return
+	}
+	err := p.err
+	p.mu.Unlock()
+	f(err)
+}
+
+// Wait blocks until the change is durable or failed. It does not give up
+// with a context: once queued, the write happens, and a caller must not
+// answer for a lease whose fate it does not know.
+func (p *Pending) Wait() error {
+	ch := make(chan error, 1)
+	p.Then(func(err error) { ch <- err })
+	return <-ch
 }
 
 // Open opens (creating if needed) the store at path and loads every lease.
@@ -202,7 +248,7 @@ func (s *Store) drain() {
 	for {
 		select {
 		case c := <-s.commits:
-			c.done <- errors.New("lease store closed")
+			c.done(errClosed)
 		default:
 			return
 		}
@@ -239,7 +285,7 @@ func (s *Store) write(batch []*commit) {
 		}
 	}
 	for _, c := range batch {
-		c.done <- err
+		c.done(err)
 	}
 }
 
@@ -254,19 +300,22 @@ type Stats struct {
 // Stats reports the store's write counters since Open.
 func (s *Store) Stats() Stats { return Stats{s.txs.Load(), s.written.Load()} }
 
-// persist makes leases durable, returning once they are fsync'd.
-func (s *Store) persist(ctx context.Context, leases ...Lease) error {
-	c := &commit{leases: leases, done: make(chan error, 1)}
+// enqueue queues leases for the next group commit; after runs first with
+// the outcome (index revert, subscribers), then the Pending completes.
+func (s *Store) enqueue(leases []Lease, after func(error)) *Pending {
+	p := &Pending{}
+	c := &commit{leases: leases, done: func(err error) {
+		if after != nil {
+			after(err)
+		}
+		p.complete(err)
+	}}
 	select {
 	case s.commits <- c:
-	case <-ctx.Done():
-		return ctx.Err()
 	case <-s.done:
-		return errors.New("lease store closed")
+		c.done(errClosed)
 	}
-	// Once queued the write happens; wait for it even if ctx ends, so the
-	// caller never answers for a lease whose fate is unknown.
-	return <-c.done
+	return p
 }
 
 // Subscribe calls fn with every lease this server commits (bind, renew,
@@ -336,6 +385,9 @@ func SortByIP(ls []Lease) {
 // newer (by Start) than what this server holds, durably. It reports whether
 // the lease was applied. Subscribers are not called (no echo to the peer).
 func (s *Store) ApplyPeer(ctx context.Context, l Lease) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	if !l.IP.Is4() {
 		return false, fmt.Errorf("peer lease: address %v is not IPv4", l.IP)
 	}
@@ -350,11 +402,12 @@ func (s *Store) ApplyPeer(ctx context.Context, l Lease) (bool, error) {
 	}
 	s.index(l)
 	s.mu.Unlock()
-	if err := s.persist(ctx, l); err != nil {
-		s.revert(l, old, had)
-		return false, err
-	}
-	return true, nil
+	err := s.enqueue([]Lease{l}, func(err error) {
+		if err != nil {
+			s.revert(l, old, had)
+		}
+	}).Wait()
+	return err == nil, err
 }
 
 // index records l in the in-memory index; the caller holds mu (or owns s).

@@ -377,6 +377,17 @@ func TestFailoverPairLab(t *testing.T) {
 			}
 		}
 		t.Logf("64 MACs: %d owned by A, %d by B", perOwner[foAddrA], perOwner[foAddrB])
+		// partner-down is refused while the partner is connected.
+		out, err := exec.Command(l.bin, "partner-down", "--control", a.control()).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "the partner is connected") {
+			t.Errorf("partner-down while connected: %v\n%s", err, out)
+		}
+		text := run(t, exec.Command(l.bin, "status", "--control", a.control()))
+		for _, want := range []string{"state              normal", "buckets owned now  128 of 256", "unacked updates    0", "primary (this server)"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("status output lacks %q:\n%s", want, text)
+			}
+		}
 		st := l.statusCLI(a)
 		if st.BucketsOwned != 128 || st.PartnerState == nil || *st.PartnerState != decide.Normal || st.LastContact == nil {
 			t.Errorf("A status %+v", st)
@@ -445,8 +456,14 @@ func TestFailoverPairLab(t *testing.T) {
 		if d > 500*time.Millisecond {
 			t.Errorf("takeover took %s, want within 0.5 s", d)
 		}
-		if st := l.status(b); st.State != decide.CommunicationsInterrupted || st.BucketsOwned != 256 {
+		if st := l.status(b); st.State != decide.CommunicationsInterrupted || st.BucketsOwned != 256 || st.Connected {
 			t.Errorf("B status %+v", st)
+		}
+		// The operator confirms A is down.
+		var pd failover.Status
+		out := run(t, exec.Command(l.bin, "partner-down", "--json", "--control", b.control()))
+		if err := json.Unmarshal([]byte(out), &pd); err != nil || pd.State != decide.PartnerDown || pd.PartnerDownSince == nil {
+			t.Errorf("partner-down: %v %+v", err, pd)
 		}
 		// B's clients meanwhile: two new leases only B knows.
 		for i := 110; i < 112; i++ {

@@ -13,16 +13,7 @@ func partnerDownCommand() *cli.Command {
 		Description: `Only for a partner known to be stopped: the daemon refuses while the
 partner is connected. The partner's clients are renewed at once; its free
 addresses are used only after MCLT, when no lease it gave can still be unknown.`,
-		Flags: []cli.Flag{controlFlag, jsonFlag},
-		Action: func(c *cli.Context) error {
-			st, err := failover.DialControl(c.String("control")).PartnerDown(c.Context)
-			if err != nil {
-				return err
-			}
-			if c.Bool("json") {
-				return writeJSON(c.App.Writer, st)
-			}
-			return printStatus(c.App.Writer, st)
-		},
+		Flags:  []cli.Flag{controlFlag, jsonFlag},
+		Action: controlAction((*failover.Control).PartnerDown),
 	}
 }

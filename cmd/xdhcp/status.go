@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -16,17 +17,23 @@ func statusCommand() *cli.Command {
 		Usage: "failover status of the running daemon: state, partner, last contact, buckets, unacked updates, free addresses",
 		Description: `Asks the running daemon (xdhcp serve --peer ...) on its failover control
 socket; the state lives in the daemon.`,
-		Flags: []cli.Flag{controlFlag, jsonFlag},
-		Action: func(c *cli.Context) error {
-			st, err := failover.DialControl(c.String("control")).Status(c.Context)
-			if err != nil {
-				return err
-			}
-			if c.Bool("json") {
-				return writeJSON(c.App.Writer, st)
-			}
-			return printStatus(c.App.Writer, st)
-		},
+		Flags:  []cli.Flag{controlFlag, jsonFlag},
+		Action: controlAction((*failover.Control).Status),
+	}
+}
+
+// controlAction asks the daemon's failover control socket and prints the
+// status it returns.
+func controlAction(ask func(*failover.Control, context.Context) (failover.Status, error)) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		st, err := ask(failover.DialControl(c.String("control")), c.Context)
+		if err != nil {
+			return err
+		}
+		if c.Bool("json") {
+			return writeJSON(c.App.Writer, st)
+		}
+		return printStatus(c.App.Writer, st)
 	}
 }
 

@@ -157,14 +157,18 @@ type session struct {
 	now     func() time.Time
 }
 
+// current is the session key once the handshake set it, the secret before.
+func (s *session) current() []byte {
+	if s.key == nil {
+		return s.secret
+	}
+	return s.key
+}
+
 // seal numbers, stamps and MACs m with the current key.
 func (s *session) seal(m *Message) ([]byte, error) {
 	m.Version, m.Role, m.Seq, m.Time = ProtocolVersion, s.me, s.sendSeq, s.now()
-	key := s.key
-	if key == nil {
-		key = s.secret
-	}
-	b, err := Encode(key, m)
+	b, err := Encode(s.current(), m)
 	if err != nil {
 		return nil, err
 	}
@@ -174,11 +178,7 @@ func (s *session) seal(m *Message) ([]byte, error) {
 
 // open authenticates and decodes a received frame.
 func (s *session) open(frame []byte) (*Message, error) {
-	key := s.key
-	if key == nil {
-		key = s.secret
-	}
-	m, err := Decode(key, frame)
+	m, err := Decode(s.current(), frame)
 	if err != nil {
 		return nil, err
 	}

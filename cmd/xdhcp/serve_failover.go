@@ -76,7 +76,7 @@ func runDaemon(c *cli.Context, d *daemon.Daemon, cfg *config.Config, log *slog.L
 		Peer: peer, Listen: listen, Secret: secret,
 		MCLT: c.Duration("mclt"), ReceiveTimeout: c.Duration("receive-timeout"), AutoPartnerDown: c.Duration("auto-partner-down"),
 		OfferHold: cfg.OfferHold,
-		Pools:     ranges, Bindings: storeBindings{d.Store()}, Rule: d, Logger: log,
+		Pools:     ranges, Bindings: d.Store(), Rule: d, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -116,25 +116,6 @@ func runDaemon(c *cli.Context, d *daemon.Daemon, cfg *config.Config, log *slog.L
 		cancel()
 		return joinErr(err, <-engineDone)
 	}
-}
-
-// storeBindings adapts the lease store to failover.Bindings. ApplyPeer is
-// looked up at run time so this builds against the store's synchronous
-// and asynchronous (no context) forms alike.
-type storeBindings struct{ *lease.Store }
-
-func (b storeBindings) ApplyPeer(ctx context.Context, l lease.Lease) (bool, error) {
-	switch s := any(b.Store).(type) {
-	case interface {
-		ApplyPeer(context.Context, lease.Lease) (bool, error)
-	}:
-		return s.ApplyPeer(ctx, l)
-	case interface {
-		ApplyPeer(lease.Lease) (bool, error)
-	}:
-		return s.ApplyPeer(l)
-	}
-	return false, fmt.Errorf("lease store: no ApplyPeer")
 }
 
 // controlPath is the daemon's own control socket (serve --control).

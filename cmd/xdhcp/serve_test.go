@@ -418,7 +418,7 @@ func TestServePerfdhcp10000Clients(t *testing.T) {
 
 	// -R 2^24 random clients, fixed seed: 10,100 exchanges from about as
 	// many distinct clients; -W waits for the last answers.
-	pf := l.cli.Command(ctx, "perfdhcp", "-4", "-l", "pf0", "-r", "2000", "-R", "16777216", "-s", "7", "-u",
+	pf := l.cli.Command(ctx, "perfdhcp", "-4", "-l", "pf0", "-r", "1000", "-d", "2", "-R", "16777216", "-s", "7", "-u",
 		"-n", "10100", "-W", "2000000", "198.18.64.1")
 	out, err := pf.CombinedOutput()
 	if err != nil {

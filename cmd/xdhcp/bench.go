@@ -89,9 +89,13 @@ func benchGenCommand() *cli.Command {
 			} else if o.PPS > 0 {
 				view.Baseline = benchRate{What: "requested rate", Rate: float64(o.PPS)}
 			}
-			o.Progress = benchProgressLine(c.App.ErrWriter)
+			printed := false
+			line := benchProgressLine(c.App.ErrWriter)
+			o.Progress = func(p gen.Progress) { printed = true; line(p) }
 			res, err := gen.Run(c.Context, o)
-			fmt.Fprintln(c.App.ErrWriter)
+			if printed {
+				fmt.Fprintln(c.App.ErrWriter) // end the progress line
+			}
 			if err != nil {
 				return err
 			}

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -356,7 +359,7 @@ func TestFailoverPairLab(t *testing.T) {
 	l := newFoLab(t)
 	a, b := l.a, l.b
 	l.start(b)
-	l.start(a)
+	l.start(a, "--metrics", "127.0.0.1:9167")
 	l.waitStates(10*time.Second, map[*foServer]decide.State{a: decide.Normal, b: decide.Normal})
 	// The daemons attach XDP after their control sockets open; the
 	// engine's rule reaches the map within one tick after that.
@@ -386,6 +389,30 @@ func TestFailoverPairLab(t *testing.T) {
 		for _, want := range []string{"state              normal", "buckets owned now  128 of 256", "unacked updates    0", "primary (this server)"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("status output lacks %q:\n%s", want, text)
+			}
+		}
+		// The failover and pool gauges of serve --metrics.
+		var body []byte
+		if err := a.ns.Do(func() error { // dial on this thread: it is in A's namespace
+			conn, err := net.Dial("tcp", "127.0.0.1:9167")
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			fmt.Fprint(conn, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, err = io.ReadAll(resp.Body)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`xdhcp_failover_state{state="normal"} 1`, `xdhcp_failover_partner_state{state="normal"} 1`, `share="local"`, `share="partner"`} {
+			if !bytes.Contains(body, []byte(want)) {
+				t.Errorf("metrics lack %s", want)
 			}
 		}
 		st := l.statusCLI(a)

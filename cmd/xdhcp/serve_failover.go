@@ -17,6 +17,7 @@ import (
 	"github.com/xdhcp/xdhcp/userspace/decide"
 	"github.com/xdhcp/xdhcp/userspace/failover"
 	"github.com/xdhcp/xdhcp/userspace/lease"
+	"github.com/xdhcp/xdhcp/userspace/metrics"
 )
 
 // failoverFlags are serve's failover partner flags (issue 4).
@@ -106,6 +107,7 @@ func runDaemon(c *cli.Context, d *daemon.Daemon, cfg *config.Config, log *slog.L
 		stopDaemon()
 		return joinErr(err, <-daemonDone)
 	}
+	feedMetrics(c.Context, e)
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- e.Run(ctx) }()
 	select {
@@ -116,6 +118,44 @@ func runDaemon(c *cli.Context, d *daemon.Daemon, cfg *config.Config, log *slog.L
 		cancel()
 		return joinErr(err, <-engineDone)
 	}
+}
+
+type metricsKey struct{}
+
+// withMetrics hands serve --metrics' registry to the failover wiring.
+func withMetrics(ctx context.Context, m *metrics.Metrics) context.Context {
+	return context.WithValue(ctx, metricsKey{}, m)
+}
+
+// feedMetrics registers the engine's state and the address shares as the
+// failover and pool gauges, when --metrics is on.
+func feedMetrics(ctx context.Context, e *failover.Engine) {
+	m, _ := ctx.Value(metricsKey{}).(*metrics.Metrics)
+	if m == nil {
+		return
+	}
+	m.SetFailover(func() metrics.Failover {
+		st := e.Status()
+		f := metrics.Failover{State: st.State.String()}
+		if st.PartnerState != nil {
+			f.PartnerState = st.PartnerState.String()
+		}
+		if st.LastContact != nil {
+			f.LastContact = *st.LastContact
+		}
+		return f
+	})
+	m.SetPools(func() []metrics.Pool {
+		var out []metrics.Pool
+		for _, sh := range e.Status().Shares {
+			share := "partner"
+			if sh.Mine {
+				share = "local"
+			}
+			out = append(out, metrics.Pool{Name: sh.Range.String(), Share: share, Free: int(sh.Free), Total: int(sh.Size)})
+		}
+		return out
+	})
 }
 
 // controlPath is the daemon's own control socket (serve --control).

@@ -55,7 +55,7 @@ func runWithMetrics(c *cli.Context, run func(context.Context) error) error {
 	fp := &liveFastPath{pinDir: c.String("pin-dir")}
 	defer fp.close()
 	m := metrics.New(metrics.Options{FastPath: fp, Runtime: true, Logger: slog.Default()})
-	ctx, cancel := context.WithCancel(c.Context)
+	ctx, cancel := context.WithCancel(withMetrics(c.Context, m)) // failover feeds it: serve_failover.go
 	defer cancel()
 	daemonErr, metricsErr := make(chan error, 1), make(chan error, 1)
 	go func() { daemonErr <- run(ctx) }()

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # bench-dora.sh: 4-way exchange (DORA) rate of xdhcp against Kea 2.2 in the
 # same namespace lab, in the same run, at rising rates. perfdhcp (kea-admin)
-# plays 100,000 relayed clients. For each server it prints the highest
-# offered rate completed with under 1% lost exchanges, then the ratio.
+# plays 30,000 relayed clients. The three servers (xdhcp, Kea with
+# multi-threading off, Kea with it on) run side by side, each in its own
+# namespace and /17, idle while the others are measured; every rate is
+# measured against all three in turn, so background load on a shared
+# machine hits them alike. Prints the highest offered rate each completed
+# with under 1% lost exchanges, then the ratio.
 #
 #   sudo scripts/bench-dora.sh                 # defaults below
 #   RATES="4000 8000 12000" DURATION=5 scripts/bench-dora.sh
@@ -14,7 +18,7 @@ set -euo pipefail
 
 RATES=${RATES:-"4000 6000 8000 10000 12000 14000 16000 18000 20000 24000"}
 DURATION=${DURATION:-5}       # seconds per rate
-CLIENTS=${CLIENTS:-100000}    # perfdhcp -R
+CLIENTS=${CLIENTS:-30000}     # perfdhcp -R (each server has a /17)
 XDHCP=${XDHCP:-}              # xdhcp binary; built from this tree if empty
 XDP=${XDP:-auto}              # xdhcp --xdp
 
@@ -24,14 +28,15 @@ for t in perfdhcp kea-dhcp4 ip; do
 done
 
 id=xrb$$
-S=${id}s P=${id}p
+P=${id}p
 tmp=$(mktemp -d /tmp/xdhcp-bench.XXXXXX)
-server_pid=
+pids=()
+nss=("$P")
 
 cleanup() {
-	if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-	ip netns del "$S" 2>/dev/null || true
-	ip netns del "$P" 2>/dev/null || true
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	for n in "${nss[@]}"; do ip netns del "$n" 2>/dev/null || true; done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -41,62 +46,70 @@ if [ -z "$XDHCP" ]; then
 	(cd "$(dirname "$0")/.." && go build -o "$XDHCP" ./cmd/xdhcp)
 fi
 
-ip netns add "$S"
 ip netns add "$P"
-ip link add "${id}a" type veth peer name "${id}b"
-ip link set "${id}a" netns "$S"
-ip link set "${id}b" netns "$P"
-ip -n "$S" link set "${id}a" name srv0
-ip -n "$P" link set "${id}b" name pf0
-ip -n "$S" addr add 198.18.0.1/15 dev srv0
-ip -n "$P" addr add 198.18.0.2/15 dev pf0
-for n in "$S" "$P"; do ip -n "$n" link set lo up; done
-ip -n "$S" link set srv0 up
-ip -n "$P" link set pf0 up
+ip -n "$P" link set lo up
 
-kea_config() { # $1: multi-threading true|false
+# server NAME NET(first three octets of the /17) IDX: its namespace, veth and addresses.
+declare -A server_ip net_of
+lab() {
+	local name=$1 net=$2 i=$3 ns=${id}$3
+	nss+=("$ns")
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	ip link add "${id}s$i" type veth peer name "${id}c$i"
+	ip link set "${id}s$i" netns "$ns"
+	ip link set "${id}c$i" netns "$P"
+	ip -n "$ns" link set "${id}s$i" name srv0
+	ip -n "$P" link set "${id}c$i" name "pf$i"
+	ip -n "$ns" addr add "$net.1/17" dev srv0
+	ip -n "$P" addr add "$net.2/17" dev "pf$i"
+	ip -n "$ns" link set srv0 up
+	ip -n "$P" link set "pf$i" up
+	server_ip[$name]=$net.1
+	net_of[$name]=$net
+}
+
+kea_config() { # $1: multi-threading true|false, $2: net
 	cat <<JSON
 {"Dhcp4": {
   "interfaces-config": {"interfaces": ["srv0"], "dhcp-socket-type": "udp"},
   "lease-database": {"type": "memfile", "persist": true, "lfc-interval": 0, "name": "$tmp/kea-leases-$1.csv"},
   "multi-threading": {"enable-multi-threading": $1, "thread-pool-size": 2, "packet-queue-size": 64},
   "valid-lifetime": 3600,
-  "subnet4": [{"id": 1, "subnet": "198.18.0.0/15",
-    "pools": [{"pool": "198.18.0.10 - 198.19.255.250"}],
-    "option-data": [{"name": "routers", "data": "198.18.0.1"}]}],
+  "subnet4": [{"id": 1, "subnet": "$2.0/17",
+    "pools": [{"pool": "$2.10 - $(cut -d. -f1-2 <<<"$2").$(( $(cut -d. -f3 <<<"$2") + 127 )).250"}],
+    "option-data": [{"name": "routers", "data": "$2.1"}]}],
   "loggers": [{"name": "kea-dhcp4", "severity": "WARN", "output_options": [{"output": "$tmp/kea-$1.log"}]}]
 }}
 JSON
 }
 
-start_server() { # $1: xdhcp | kea-st | kea-mt
-	case $1 in
-	xdhcp)
-		ip netns exec "$S" "$XDHCP" serve --iface srv0 --subnet 198.18.0.0/15 --range 198.18.0.10-198.19.255.250 \
-			--router 198.18.0.1 --lease-time 1h --split 256 --xdp "$XDP" --db "$tmp/xdhcp.db" >"$tmp/xdhcp.log" 2>&1 &
-		server_pid=$!
-		for _ in $(seq 400); do [ -S "$tmp/xdhcp.db.sock" ] && return 0; sleep 0.1; done
-		echo "xdhcp did not start:" >&2; cat "$tmp/xdhcp.log" >&2; exit 1 ;;
-	kea-st | kea-mt)
-		local mt=false; [ "$1" = kea-mt ] && mt=true
-		kea_config $mt >"$tmp/kea-$mt.json"
-		KEA_PIDFILE_DIR=$tmp KEA_LOCKFILE_DIR=$tmp ip netns exec "$S" kea-dhcp4 -c "$tmp/kea-$mt.json" >"$tmp/kea-$mt.out" 2>&1 &
-		server_pid=$!
-		sleep 2
-		kill -0 "$server_pid" 2>/dev/null || { echo "kea-dhcp4 did not start:" >&2; cat "$tmp/kea-$mt.out" >&2; exit 1; } ;;
-	esac
-}
+lab xdhcp 198.18.0 1
+lab kea-st 198.18.128 2
+lab kea-mt 198.19.0 3
 
-stop_server() {
-	kill "$server_pid" 2>/dev/null || true
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=
-}
+ip netns exec "${id}1" "$XDHCP" serve --iface srv0 --subnet 198.18.0.0/17 --range 198.18.0.10-198.18.127.250 \
+	--router 198.18.0.1 --lease-time 1h --split 256 --xdp "$XDP" --db "$tmp/xdhcp.db" >"$tmp/xdhcp.log" 2>&1 &
+pids+=($!)
+for mt in false true; do
+	i=2 net=198.18.128
+	[ $mt = true ] && i=3 net=198.19.0
+	kea_config $mt $net >"$tmp/kea-$mt.json"
+	KEA_PIDFILE_DIR=$tmp KEA_LOCKFILE_DIR=$tmp ip netns exec "${id}$i" kea-dhcp4 -c "$tmp/kea-$mt.json" >"$tmp/kea-$mt.out" 2>&1 &
+	pids+=($!)
+done
+for _ in $(seq 400); do [ -S "$tmp/xdhcp.db.sock" ] && break; sleep 0.1; done
+[ -S "$tmp/xdhcp.db.sock" ] || { echo "xdhcp did not start:" >&2; cat "$tmp/xdhcp.log" >&2; exit 1; }
+sleep 1
+for p in "${pids[@]}"; do
+	kill -0 "$p" 2>/dev/null || { echo "a server did not start:" >&2; cat "$tmp"/*.log "$tmp"/*.out >&2; exit 1; }
+done
 
-# measure RATE: prints "completed/s loss%" for one perfdhcp run.
+# measure SERVER RATE: prints "completed/s loss%" for one perfdhcp run.
 measure() {
-	local out sent acks
-	out=$(ip netns exec "$P" perfdhcp -4 -l pf0 -r "$1" -R "$CLIENTS" -p "$DURATION" -W 300000 198.18.0.1 2>&1 || true)
+	local out sent acks i
+	case $1 in xdhcp) i=1 ;; kea-st) i=2 ;; kea-mt) i=3 ;; esac
+	out=$(ip netns exec "$P" perfdhcp -4 -l "pf$i" -r "$2" -R "$CLIENTS" -p "$DURATION" -W 300000 "${server_ip[$1]}" 2>&1 || true)
 	sent=$(awk '/sent packets/ {print $3; exit}' <<<"$out")
 	acks=$(awk '/received packets/ {n++; if (n == 2) print $3}' <<<"$out")
 	sent=${sent:-0} acks=${acks:-0}
@@ -105,29 +118,25 @@ measure() {
 		printf "%d %.2f\n", a / d, loss }'
 }
 
-declare -A best
-for server in xdhcp kea-st kea-mt; do
-	start_server $server
-	best[$server]=0
-	fails=0
-	for rate in $RATES; do
-		read -r done_rate loss < <(measure "$rate")
-		ok=$(awk -v l="$loss" 'BEGIN { print (l < 1) ? 1 : 0 }')
-		printf "%-7s offered %6d/s  completed %6d/s  lost %6.2f%%\n" "$server" "$rate" "$done_rate" "$loss"
-		if [ "$ok" = 1 ]; then
-			best[$server]=$rate
-			fails=0
+servers="xdhcp kea-st kea-mt"
+declare -A best fails
+for s in $servers; do best[$s]=0 fails[$s]=0; done
+for rate in $RATES; do
+	active=0
+	for s in $servers; do
+		[ "${fails[$s]}" -ge 2 ] && continue
+		active=1
+		read -r done_rate loss < <(measure "$s" "$rate")
+		printf "%-7s offered %6d/s  completed %6d/s  lost %6.2f%%\n" "$s" "$rate" "$done_rate" "$loss"
+		if awk -v l="$loss" 'BEGIN { exit !(l < 1) }'; then
+			best[$s]=$rate fails[$s]=0
 		else
-			fails=$((fails + 1))
-			[ $fails -ge 2 ] && break
+			fails[$s]=$((fails[$s] + 1))
 		fi
 	done
-	if [ $server = xdhcp ]; then
-		txt=$(ip netns exec "$S" "$XDHCP" leases --db "$tmp/xdhcp.db" --json | grep -c '"ip"' || true)
-		echo "xdhcp: $txt leases in the store"
-	fi
-	stop_server
+	[ $active = 1 ] || break
 done
+echo "xdhcp: $(ip netns exec "${id}1" "$XDHCP" leases --db "$tmp/xdhcp.db" --json | grep -c '"ip"' || true) leases in the store, $(grep -o 'XDP attached' "$tmp/xdhcp.log" | head -1 || echo 'rule in Go')"
 
 kea=${best[kea-st]}
 [ "${best[kea-mt]}" -gt "$kea" ] && kea=${best[kea-mt]}

@@ -105,17 +105,22 @@ for p in "${pids[@]}"; do
 	kill -0 "$p" 2>/dev/null || { echo "a server did not start:" >&2; cat "$tmp"/*.log "$tmp"/*.out >&2; exit 1; }
 done
 
-# measure SERVER RATE: prints "completed/s loss%" for one perfdhcp run.
+# cputicks PID: the process's user+system time in clock ticks (all threads).
+cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# measure SERVER RATE: prints "completed/s loss% server-cpu-ms-per-1000-exchanges".
 measure() {
-	local out sent acks i
+	local out sent acks i t0 t1
 	case $1 in xdhcp) i=1 ;; kea-st) i=2 ;; kea-mt) i=3 ;; esac
+	t0=$(cputicks "${pids[$((i - 1))]}")
 	out=$(ip netns exec "$P" perfdhcp -4 -l "pf$i" -r "$2" -R "$CLIENTS" -p "$DURATION" -W 300000 "${server_ip[$1]}" 2>&1 || true)
+	t1=$(cputicks "${pids[$((i - 1))]}")
 	sent=$(awk '/sent packets/ {print $3; exit}' <<<"$out")
 	acks=$(awk '/received packets/ {n++; if (n == 2) print $3}' <<<"$out")
 	sent=${sent:-0} acks=${acks:-0}
-	awk -v s="$sent" -v a="$acks" -v d="$DURATION" 'BEGIN {
+	awk -v s="$sent" -v a="$acks" -v d="$DURATION" -v c=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {
 		loss = s > 0 ? 100 * (s - a) / s : 100
-		printf "%d %.2f\n", a / d, loss }'
+		printf "%d %.2f %.0f\n", a / d, loss, (a > 0 ? 1000 * 1000 * c / hz / a : 0) }'
 }
 
 servers="xdhcp kea-st kea-mt"
@@ -126,8 +131,8 @@ for rate in $RATES; do
 	for s in $servers; do
 		[ "${fails[$s]}" -ge 2 ] && continue
 		active=1
-		read -r done_rate loss < <(measure "$s" "$rate")
-		printf "%-7s offered %6d/s  completed %6d/s  lost %6.2f%%\n" "$s" "$rate" "$done_rate" "$loss"
+		read -r done_rate loss cpu < <(measure "$s" "$rate")
+		printf "%-7s offered %6d/s  completed %6d/s  lost %6.2f%%  server CPU %4d ms per 1000 exchanges\n" "$s" "$rate" "$done_rate" "$loss" "$cpu"
 		if awk -v l="$loss" 'BEGIN { exit !(l < 1) }'; then
 			best[$s]=$rate fails[$s]=0
 		else

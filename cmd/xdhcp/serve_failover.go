@@ -34,15 +34,22 @@ func failoverFlags() []cli.Flag {
 	}
 }
 
-// withPort adds the default failover port to an address without one.
-func withPort(a string) string {
+// peerAddr reads ADDR or ADDR:PORT (default port 647) for flag.
+func peerAddr(flag, a string) (string, error) {
 	if a == "" {
-		return ""
+		return "", nil
 	}
-	if _, _, err := net.SplitHostPort(a); err == nil {
-		return a
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		if strings.Count(a, ":") > 1 && net.ParseIP(strings.Trim(a, "[]")) == nil {
+			return "", fmt.Errorf("--%s %q: not ADDR or ADDR:PORT", flag, a)
+		}
+		host, port = strings.Trim(a, "[]"), strconv.Itoa(failover.DefaultPort)
 	}
-	return net.JoinHostPort(strings.Trim(a, "[]"), strconv.Itoa(failover.DefaultPort))
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return "", fmt.Errorf("--%s %q: port %q is not 0..65535", flag, a, port)
+	}
+	return net.JoinHostPort(host, port), nil
 }
 
 // runDaemon runs d, and beside it the failover engine when --peer or
@@ -50,16 +57,35 @@ func withPort(a string) string {
 // sends d's leases to the partner. On SIGTERM the engine tells the partner
 // first (it takes every client at once), then both stop.
 func runDaemon(c *cli.Context, d *daemon.Daemon, cfg *config.Config, log *slog.Logger) error {
-	peer, listen := withPort(c.String("peer")), withPort(c.String("listen-peer"))
+	peer, err := peerAddr("peer", c.String("peer"))
+	if err != nil {
+		d.Store().Close()
+		return err
+	}
+	listen, err := peerAddr("listen-peer", c.String("listen-peer"))
+	if err != nil {
+		d.Store().Close()
+		return err
+	}
 	if peer == "" && listen == "" {
 		return d.Run(c.Context)
 	}
 	if listen == "" {
 		listen = ":" + strconv.Itoa(failover.DefaultPort)
 	}
+	e, err := newEngine(c, d, cfg, log, peer, listen)
+	if err != nil {
+		d.Store().Close() // d.Run never started: it would have closed it
+		return err
+	}
+	return runPair(c, d, cfg, e)
+}
+
+// newEngine checks the failover flags and builds the engine over d.
+func newEngine(c *cli.Context, d *daemon.Daemon, cfg *config.Config, log *slog.Logger, peer, listen string) (*failover.Engine, error) {
 	secret, err := readSecret(c.String("secret-file"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var ranges []lease.Range
 	for _, p := range cfg.Pools() {
@@ -76,19 +102,20 @@ func runDaemon(c *cli.Context, d *daemon.Daemon, cfg *config.Config, log *slog.L
 	e, err := failover.New(failover.Options{
 		Peer: peer, Listen: listen, Secret: secret,
 		MCLT: c.Duration("mclt"), ReceiveTimeout: c.Duration("receive-timeout"), AutoPartnerDown: c.Duration("auto-partner-down"),
-		OfferHold: cfg.OfferHold,
-		Pools:     ranges, Bindings: d.Store(), Rule: d, Logger: log,
+		OfferHold: cfg.OfferHold, Pools: ranges, Bindings: d.Store(), Rule: d, Logger: log,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Until the partner is heard the daemon starts in STARTUP (answers
 	// every client the fast path passes, offers nothing new).
 	r := d.Rule()
 	r.State = decide.Startup
-	if err := d.SetRule(r); err != nil {
-		return err
-	}
+	return e, d.SetRule(r)
+}
+
+// runPair runs the daemon and the engine until either ends or c's context does.
+func runPair(c *cli.Context, d *daemon.Daemon, cfg *config.Config, e *failover.Engine) error {
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
 	// The daemon stops after the engine said goodbye, so the partner

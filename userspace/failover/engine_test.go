@@ -576,3 +576,30 @@ func rebalancing(e *Engine) bool {
 	defer e.mu.Unlock()
 	return e.st.rebalancing
 }
+
+func TestNewRefusesBadOptions(t *testing.T) {
+	rule := func(r decide.Role) *fakeRule { return &fakeRule{cfg: decide.Config{Role: r}} }
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"short secret", Options{Secret: []byte("short"), Peer: "a:1"}, "at least 16"},
+		{"mclt", Options{MCLT: time.Millisecond, Peer: "a:1"}, "mclt 1ms: at least 1s"},
+		{"receive timeout", Options{ReceiveTimeout: time.Millisecond, Peer: "a:1"}, "receive timeout 1ms"},
+		{"negative auto partner-down", Options{AutoPartnerDown: -time.Second, Peer: "a:1"}, "negative"},
+		{"primary without peer", Options{}, "needs the partner's address"},
+		{"peer without port", Options{Peer: "198.19.0.2"}, "--peer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.o
+			if o.Secret == nil {
+				o.Secret = testSecret
+			}
+			o.Bindings, o.Rule = newFakeStore(), rule(decide.Primary)
+			if _, err := New(o); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -236,7 +236,7 @@ func bound(m map[netip.Addr]lease.Lease) map[netip.Addr]string {
 	out := map[netip.Addr]string{}
 	for ip, x := range m {
 		if x.State == lease.Bound {
-			out[ip] = x.Client.String()
+			out[ip] = x.Client.String() + " until " + x.Expiry.UTC().Format(time.RFC3339Nano)
 		}
 	}
 	return out
@@ -457,6 +457,7 @@ func TestFailoverPairLab(t *testing.T) {
 		}
 		clients := map[string]netip.Addr{}
 		for ip, c := range ba {
+			c, _, _ = strings.Cut(c, " ")
 			if prev, ok := clients[c]; ok {
 				t.Errorf("%s: client %s bound to %s and %s", what, c, prev, ip)
 			}
@@ -522,6 +523,7 @@ func TestFailoverPairLab(t *testing.T) {
 		if err := b.ns.IP(ctx, "link", "set", "peer0", "down"); err != nil {
 			t.Fatal(err)
 		}
+		defer b.ns.IP(ctx, "link", "set", "peer0", "up") // also when a check below fails
 		d := l.takeover(aOwned, foAddrB, cut, 5*time.Second)
 		t.Logf("MEASURED silent loss: B answered A's client at secs 0 after %s (receive timeout 3s)", d.Round(time.Millisecond))
 		if d > 3*time.Second+200*time.Millisecond {
@@ -540,6 +542,35 @@ func TestFailoverPairLab(t *testing.T) {
 			ackedBy(mac, srv, ip)
 		}
 		t.Logf("during the partition: ACKs per server %v; shares A %+v B %+v", served, l.status(a).Shares, l.status(b).Shares)
+		// A client of A's rebinds (broadcast, ciaddr set) and takes B's ACK:
+		// after the heal both stores must hold B's newer lease.
+		var renewMAC net.HardwareAddr
+		var renewIP string
+		for i := 100; i < 108 && renewMAC == nil; i++ {
+			if ownerOf(labMAC(i)) == foAddrA {
+				renewMAC = labMAC(i)
+			}
+		}
+		for ip, m := range acked {
+			if m == renewMAC.String() {
+				renewIP = ip
+			}
+		}
+		rebind, err := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest), dhcpv4.WithHwAddr(renewMAC),
+			dhcpv4.WithClientIP(net.ParseIP(renewIP)), dhcpv4.WithBroadcast(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The ACK is unicast to ciaddr: the client namespace must answer ARP for it.
+		if err := l.cli.IP(ctx, "addr", "add", renewIP+"/32", "dev", "br0"); err != nil {
+			t.Fatal(err)
+		}
+		ack := l.exchange(renewMAC, rebind, dhcpv4.MessageTypeAck, foAddrB)
+		l.cli.IP(ctx, "addr", "del", renewIP+"/32", "dev", "br0")
+		if ack == nil || ack.YourIPAddr.String() != renewIP {
+			t.Fatalf("rebinding %s for %s at B during the partition: %v", renewMAC, renewIP, ack)
+		}
+		renewed := l.leases(b)[netip.MustParseAddr(renewIP)]
 		if err := b.ns.IP(ctx, "link", "set", "peer0", "up"); err != nil {
 			t.Fatal(err)
 		}
@@ -547,7 +578,16 @@ func TestFailoverPairLab(t *testing.T) {
 		l.waitStates(10*time.Second, map[*foServer]decide.State{a: decide.Normal, b: decide.Normal})
 		t.Logf("healed: both normal after %s", time.Since(healed).Round(time.Millisecond))
 		sameBindings("after the partition")
+		// Both servers may have answered the rebinding (both serve everyone
+		// while partitioned); the client holds B's ACK, so neither store may
+		// end the lease before B's expiry.
+		for _, s := range []*foServer{a, b} {
+			if got := l.leases(s)[netip.MustParseAddr(renewIP)]; got.Expiry.Before(renewed.Expiry) || got.Client.String() != renewed.Client.String() {
+				t.Errorf("%s's record of %s after the heal: %+v, want the client's lease until at least B's %v", s.name, renewIP, got, renewed.Expiry)
+			}
+		}
 		for ip, x := range bound(l.leases(a)) {
+			x, _, _ = strings.Cut(x, " ")
 			if mac, ok := acked[ip.String()]; ok && !strings.HasSuffix(x, strings.ReplaceAll(mac, ":", "")) {
 				t.Errorf("%s: store says client %s, the ACK went to %s", ip, x, mac)
 			}

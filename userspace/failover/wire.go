@@ -33,6 +33,8 @@ const (
 	// maxBatch bounds the bindings in one BNDUPD (the largest binding is
 	// 4+1+1+4+8+8+3*(1+255) = 794 bytes, 64 of them fit in MaxFrame).
 	maxBatch = 64
+	// minBinding is the smallest encoded binding (empty strings).
+	minBinding = 4 + 1 + 1 + 4 + 8 + 8 + 3
 )
 
 // MsgType is a failover message type (numbers as in draft-12).
@@ -336,6 +338,10 @@ func decodeBody(m *Message, body []byte) error {
 		n := int(r.u16("count"))
 		if n > maxBatch {
 			return frameErr("BNDUPD: %d bindings, at most %d", n, maxBatch)
+		}
+		// Allocate only what the bytes present can hold.
+		if r.err == nil && len(r.b) < n*minBinding {
+			return frameErr("BNDUPD: %d bindings need at least %d bytes, %d left", n, n*minBinding, len(r.b))
 		}
 		if r.err == nil && n > 0 {
 			m.Leases = make([]lease.Lease, n)

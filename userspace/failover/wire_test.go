@@ -123,6 +123,7 @@ func TestRefused(t *testing.T) {
 		{"short", good[:minFrame-1], 0, false, ErrFrame, "length"},
 		{"bad state value", seal(testSecret, decide.Primary, 0, now, &Message{Header: Header{Type: MsgState}, State: 200}), 0, false, ErrFrame, "unknown state 200"},
 		{"oversized batch", nil, 0, false, ErrFrame, "at most 64"},
+		{"batch count beyond its bytes", rawFrame(testSecret, MsgBndUpd, decide.Primary, 0, now, []byte{0, 0, 0, 0, 0, 0, 0, 1, 0, 64, 198, 18, 0, 1}), 0, false, ErrFrame, "64 bindings need at least 1856 bytes, 4 left"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			frame := tc.frame

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,7 +94,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		o.Count = int(o.Threshold) + 4
 	}
 	if o.Clients <= 0 {
-		o.Clients = 2
+		o.Clients = 4
 	}
 	if o.Prefix == "" {
 		var b [2]byte
@@ -323,8 +324,7 @@ func (t *Topology) waitNormal(ctx context.Context, rep *reporter, limit time.Dur
 			if s.cmd.ProcessState != nil {
 				return fmt.Errorf("server %s exited:\n%s", s.name, s.tail())
 			}
-			out, err := t.xdhcp(ctx, s, "state", "get", "--json")
-			if err != nil || !strings.Contains(out, `"normal"`) {
+			if !t.normal(ctx, s) {
 				ok = false
 			}
 		}
@@ -341,6 +341,24 @@ func (t *Topology) waitNormal(ctx context.Context, rep *reporter, limit time.Dur
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// normal says whether a daemon's failover engine is NORMAL and connected
+// and its fast path applies the NORMAL rules.
+func (t *Topology) normal(ctx context.Context, s *server) bool {
+	out, err := t.xdhcp(ctx, s, "status", "--json", "--control", s.control)
+	if err != nil {
+		return false
+	}
+	var st struct {
+		State     string `json:"state"`
+		Connected bool   `json:"connected"`
+	}
+	if json.Unmarshal([]byte(out), &st) != nil || st.State != "normal" || !st.Connected {
+		return false
+	}
+	out, err = t.xdhcp(ctx, s, "state", "get", "--json", "--pin-dir", filepath.Join(t.Dir, "pins-"+s.name))
+	return err == nil && strings.Contains(out, `"normal"`)
 }
 
 // xdhcp runs an operator command inside a server's namespace.

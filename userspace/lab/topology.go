@@ -154,7 +154,9 @@ func (t *Topology) serveArgs(s, partner *server) []string {
 		"--peer", partner.peerAddr.String() + ":647",
 		"--listen-peer", s.peerAddr.String() + ":647",
 		"--secret-file", t.secret,
-		"--control", s.control,
+		"--failover-control", s.control,
+		"--control", s.control + ".daemon",
+		"--pin-dir", filepath.Join(t.Dir, "pins-"+s.name),
 	}
 }
 

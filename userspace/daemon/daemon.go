@@ -208,7 +208,19 @@ func (d *Daemon) attachXDP() (detach func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	prog, err := loader.Load(loader.LoadOptions{})
+	// A program left attached by an earlier run (restart, upgrade) is
+	// replaced in place below; sharing its maps keeps the counters.
+	var reuse *loader.Maps
+	for _, l := range d.links {
+		if m, err := loader.Open(l.name, pins); err == nil {
+			reuse = m
+			break
+		}
+	}
+	prog, err := loader.Load(loader.LoadOptions{Reuse: reuse})
+	if reuse != nil {
+		reuse.Close()
+	}
 	if err != nil {
 		d.log.Warn("XDP program not loaded: applying the rule in Go on every interface", "err", err)
 		return func() {}, nil
@@ -236,9 +248,15 @@ func (d *Daemon) attachXDP() (detach func(), err error) {
 		prog.Close()
 		return func() {}, nil
 	}
+	// Rules set while attaching went only to the Go side: write the
+	// current one under the lock that from now on covers the maps too.
 	d.rule.mu.Lock()
 	d.rule.maps = prog.Maps
+	err = prog.SetConfig(d.rule.cfg)
 	d.rule.mu.Unlock()
+	if err != nil {
+		d.log.Warn("write XDP rule after attach", "err", err)
+	}
 	return func() {
 		d.rule.mu.Lock()
 		d.rule.maps = nil

@@ -601,10 +601,6 @@ func (e *Engine) tick(c *conn) {
 		e.apply()
 	}
 	e.maybeRebalance(now)
-	// Re-assert the rule on every tick (one map update): a write that
-	// crossed the daemon's own (its fast path attaching after the engine
-	// started) or an operator's `xdhcp state set` is corrected at once.
-	e.applyRule()
 }
 
 // setState changes state, rewrites the rule and the share, logs, and

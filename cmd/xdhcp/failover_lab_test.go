@@ -415,6 +415,12 @@ func TestFailoverPairLab(t *testing.T) {
 				t.Errorf("metrics lack %s", want)
 			}
 		}
+		// The responder's counters: A offered at least once per MAC (at secs T).
+		for _, name := range []string{"xdhcp_dhcp_offers_total", `xdhcp_dhcp_received_total{message_type="discover"}`} {
+			if n := metricValue(body, name); n < 64 {
+				t.Errorf("%s = %v, want >= 64 after 64 clients", name, n)
+			}
+		}
 		st := l.statusCLI(a)
 		if st.BucketsOwned != 128 || st.PartnerState == nil || *st.PartnerState != decide.Normal || st.LastContact == nil {
 			t.Errorf("A status %+v", st)
@@ -681,4 +687,17 @@ func lastLine(log, text string) string {
 		}
 	}
 	return ""
+}
+
+// metricValue reads one sample's value from the text exposition (-1: absent).
+func metricValue(body []byte, name string) float64 {
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -12,6 +12,7 @@ import (
 	"github.com/xdhcp/xdhcp/userspace/config"
 	"github.com/xdhcp/xdhcp/userspace/daemon"
 	"github.com/xdhcp/xdhcp/userspace/lease"
+	"github.com/xdhcp/xdhcp/userspace/metrics"
 )
 
 // serveFlags are serve's own flags; the fast-path rule flags come from ruleFlags.
@@ -79,12 +80,14 @@ server wants --split 256 (primary) so that it answers every client.`,
 			if err != nil {
 				return err
 			}
-			level := slog.LevelInfo
+			// The global --log-format/--log-level logger; --debug still
+			// turns on debug lines for the daemon.
+			log := slog.Default()
 			if c.Bool("debug") {
-				level = slog.LevelDebug
+				log = slog.New(debugHandler{log.Handler()})
 			}
-			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-			d, err := daemon.New(daemon.Options{Config: cfg, Rule: rule, PinDir: c.String("pin-dir"), Control: c.String("control"), Logger: log})
+			m, _ := c.Context.Value(metricsKey{}).(*metrics.Metrics) // serve --metrics
+			d, err := daemon.New(daemon.Options{Config: cfg, Rule: rule, PinDir: c.String("pin-dir"), Control: c.String("control"), Logger: log, Metrics: m})
 			if err != nil {
 				return err
 			}
@@ -92,6 +95,11 @@ server wants --split 256 (primary) so that it answers every client.`,
 		},
 	}
 }
+
+// debugHandler enables debug records on top of any handler.
+type debugHandler struct{ slog.Handler }
+
+func (debugHandler) Enabled(context.Context, slog.Level) bool { return true }
 
 // serveConfig reads --config (if any) and lays the flags over it.
 func serveConfig(c *cli.Context) (*config.Config, error) {

@@ -23,6 +23,7 @@ import (
 	"github.com/xdhcp/xdhcp/userspace/decide"
 	"github.com/xdhcp/xdhcp/userspace/dhcpserver"
 	"github.com/xdhcp/xdhcp/userspace/lease"
+	"github.com/xdhcp/xdhcp/userspace/metrics"
 )
 
 // Options configure a daemon.
@@ -36,6 +37,8 @@ type Options struct {
 	// Control is the unix socket path for `xdhcp leases` (default DB+".sock").
 	Control string
 	Logger  *slog.Logger
+	// Metrics receives the DHCP and lease store figures (nil: off).
+	Metrics *metrics.Metrics
 }
 
 // Daemon is a running xdhcp server.
@@ -301,12 +304,19 @@ func (d *Daemon) handle(ctx context.Context, l *link, pkt []byte) {
 		d.log.Debug("malformed request", "iface", l.name, "err", err)
 		return
 	}
+	dm := d.opts.Metrics.DHCP()
+	dm.Received(req.MessageType())
+	if req.MessageType() == dhcpv4.MessageTypeDecline {
+		dm.Declined()
+	}
 	resp, pending := d.server.Serve(ctx, req, dhcpserver.Meta{Iface: l.name, IfAddr: l.addr, ServerID: l.sid})
 	if pending == nil {
 		d.reply(l, req, resp)
 		return
 	}
+	stored := d.opts.Metrics.TimeStore("commit")
 	pending.Then(func(err error) {
+		stored()
 		if err != nil {
 			d.stats.silent.Add(1)
 			d.log.Error("lease not stored: no reply", "chaddr", req.ClientHWAddr, "err", err)
@@ -328,4 +338,12 @@ func (d *Daemon) reply(l *link, req, resp *dhcpv4.DHCPv4) {
 		return
 	}
 	d.stats.replies.Add(1)
+	switch dm := d.opts.Metrics.DHCP(); resp.MessageType() {
+	case dhcpv4.MessageTypeOffer:
+		dm.Offered()
+	case dhcpv4.MessageTypeAck:
+		dm.Acked()
+	case dhcpv4.MessageTypeNak:
+		dm.Naked()
+	}
 }

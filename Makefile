@@ -7,8 +7,11 @@ FUZZTIME ?= 10s
 
 all: build
 
+# The version is the commit (this machine builds with -buildvcs=false).
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/xdhcp
+	$(GO) build -ldflags '-X main.version=$(VERSION)' -o $(BIN) ./cmd/xdhcp
 
 # Rebuilds the committed bpf2go outputs (needs clang; scripts/install-deps.sh).
 generate:

@@ -91,14 +91,6 @@ func newEngine(c *cli.Context, d *daemon.Daemon, cfg *config.Config, log *slog.L
 	for _, p := range cfg.Pools() {
 		ranges = append(ranges, p.Ranges...)
 	}
-	// The DHCP server has no lease-time hook yet, so the MCLT rule holds
-	// only while no lease is longer than MCLT: say so when it is not.
-	for _, sn := range cfg.Subnets {
-		if lt, _, _ := cfg.Timers(sn); lt > c.Duration("mclt") {
-			log.Warn("lease time exceeds MCLT: leases are not capped to what the partner acknowledged + MCLT; set lease-time <= mclt for the MCLT guarantee",
-				"subnet", sn.Prefix, "lease_time", lt, "mclt", c.Duration("mclt"))
-		}
-	}
 	e, err := failover.New(failover.Options{
 		Peer: peer, Listen: listen, Secret: secret,
 		MCLT: c.Duration("mclt"), ReceiveTimeout: c.Duration("receive-timeout"), AutoPartnerDown: c.Duration("auto-partner-down"),
@@ -107,6 +99,8 @@ func newEngine(c *cli.Context, d *daemon.Daemon, cfg *config.Config, log *slog.L
 	if err != nil {
 		return nil, err
 	}
+	// The MCLT rule: no lease outlasts what the partner acknowledged by more than MCLT.
+	d.SetLeaseLimit(e.LeaseTime)
 	// Until the partner is heard the daemon starts in STARTUP (answers
 	// every client the fast path passes, offers nothing new).
 	r := d.Rule()

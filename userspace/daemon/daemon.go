@@ -114,6 +114,9 @@ func (d *Daemon) Store() *lease.Store { return d.store }
 // Rule is the decision config in force.
 func (d *Daemon) Rule() decide.Config { return d.rule.get() }
 
+// SetLeaseLimit caps every lease time the server gives (failover's MCLT rule).
+func (d *Daemon) SetLeaseLimit(fn dhcpserver.LeaseLimit) { d.server.SetLeaseLimit(fn) }
+
 // SetRule changes the decision config everywhere at once: the XDP maps
 // when the program is attached, the Go-side check otherwise.
 func (d *Daemon) SetRule(c decide.Config) error { return d.rule.set(c) }

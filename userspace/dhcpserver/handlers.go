@@ -153,6 +153,7 @@ func request(s *Server, x *Exchange) bool {
 		return nak(s, x, "client has a reservation for "+x.Reservation.IP.String())
 	}
 	lt, _, _ := cfg.Timers(x.Subnet)
+	lt = s.leaseTime(want, lt)
 	l, pending, err := s.store.BindAsync(lease.BindRequest{
 		Subnet: x.Subnet.Prefix, Client: x.Client, IP: want, LeaseTime: lt,
 		HWAddr: x.Req.ClientHWAddr.String(), Hostname: hostname(x),
@@ -233,6 +234,10 @@ func setOptions(s *Server, x *Exchange) bool {
 	r := x.Resp
 	if x.Req.MessageType() != dhcpv4.MessageTypeInform {
 		lt, t1, t2 := cfg.Timers(sn)
+		if capped := s.leaseTime(addrOf(r.YourIPAddr), lt); capped < lt {
+			// Keep the timers' proportions (RFC 2131: T1 0.5, T2 0.875).
+			lt, t1, t2 = capped, min(t1, capped/2), min(t2, capped*7/8)
+		}
 		r.UpdateOption(dhcpv4.OptIPAddressLeaseTime(lt.Truncate(time.Second)))
 		r.UpdateOption(dhcpv4.OptRenewTimeValue(t1.Truncate(time.Second)))
 		r.UpdateOption(dhcpv4.OptRebindingTimeValue(t2.Truncate(time.Second)))

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
@@ -51,6 +52,7 @@ type Handler func(s *Server, x *Exchange) bool
 // Server answers requests.
 type Server struct {
 	cfg      atomic.Pointer[config.Config]
+	limit    atomic.Pointer[LeaseLimit]
 	store    *lease.Store
 	log      *slog.Logger
 	handlers []Handler
@@ -71,6 +73,27 @@ func New(cfg *config.Config, store *lease.Store, log *slog.Logger) *Server {
 	}}
 	s.cfg.Store(cfg)
 	return s
+}
+
+// LeaseLimit caps the lease time given for an address (failover's MCLT
+// rule: a lease may outlast what the partner acknowledged by at most MCLT).
+type LeaseLimit func(ip netip.Addr, want time.Duration) time.Duration
+
+// SetLeaseLimit installs the cap (nil: none).
+func (s *Server) SetLeaseLimit(fn LeaseLimit) {
+	if fn == nil {
+		s.limit.Store(nil)
+		return
+	}
+	s.limit.Store(&fn)
+}
+
+// leaseTime is the configured lease time for ip, capped by the limit.
+func (s *Server) leaseTime(ip netip.Addr, configured time.Duration) time.Duration {
+	if fn := s.limit.Load(); fn != nil && ip.IsValid() {
+		return min(configured, (*fn)(ip, configured))
+	}
+	return configured
 }
 
 // Config is the configuration in use.

@@ -261,3 +261,30 @@ func TestMalformedAndNonAuthoritative(t *testing.T) {
 		t.Fatalf("non-authoritative server NAKed: %v", r)
 	}
 }
+
+// The lease limit (failover's MCLT rule) caps the lease time in the OFFER,
+// the ACK and the stored lease, with T1/T2 scaled down in proportion.
+func TestLeaseLimit(t *testing.T) {
+	s, st := newServer(t, nil)
+	var asked []netip.Addr
+	s.SetLeaseLimit(func(ip netip.Addr, want time.Duration) time.Duration {
+		asked = append(asked, ip)
+		return 10 * time.Minute
+	})
+	offer, ack := dora(t, s, mac("02:00:00:00:00:31"))
+	for _, m := range []*dhcpv4.DHCPv4{offer, ack} {
+		if lt := m.IPAddressLeaseTime(0); lt != 10*time.Minute {
+			t.Errorf("%s lease time %s, want the 10m cap", m.MessageType(), lt)
+		}
+		if t1, t2 := m.IPAddressRenewalTime(0), m.IPAddressRebindingTime(0); t1 != 5*time.Minute || t2 != 525*time.Second {
+			t.Errorf("%s T1 %s T2 %s, want 5m and 8m45s", m.MessageType(), t1, t2)
+		}
+	}
+	l, ok := st.Get(addrOf(ack.YourIPAddr))
+	if !ok || l.Expiry.Sub(l.Start) != 10*time.Minute {
+		t.Errorf("stored lease %+v, want 10m long", l)
+	}
+	if len(asked) == 0 || asked[len(asked)-1] != addrOf(ack.YourIPAddr) {
+		t.Errorf("limit asked for %v, want the leased address", asked)
+	}
+}

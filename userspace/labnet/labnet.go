@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -174,12 +175,27 @@ func (s *PacketSocket) Send(frames ...[]byte) error {
 // Recv reads one frame into buf, waiting at most timeoutMs.
 func (s *PacketSocket) Recv(buf []byte, timeoutMs int) (int, error) {
 	fds := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}}
-	n, err := unix.Poll(fds, timeoutMs)
-	if err != nil {
-		return 0, fmt.Errorf("poll packet socket: %w", err)
-	}
-	if n == 0 {
-		return 0, ErrTimeout
+	deadline := time.Now().Add(time.Duration(timeoutMs) * time.Millisecond)
+	for {
+		n, err := unix.Poll(fds, timeoutMs)
+		// The Go runtime preempts with signals, so poll sees EINTR; retry
+		// with what is left of the timeout.
+		if errors.Is(err, unix.EINTR) {
+			if timeoutMs < 0 {
+				continue
+			}
+			if timeoutMs = int(time.Until(deadline).Milliseconds()); timeoutMs <= 0 {
+				return 0, ErrTimeout
+			}
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("poll packet socket: %w", err)
+		}
+		if n == 0 {
+			return 0, ErrTimeout
+		}
+		break
 	}
 	m, _, err := unix.Recvfrom(s.fd, buf, 0)
 	if err != nil {

@@ -314,6 +314,16 @@ func TestApplyPeer(t *testing.T) {
 	if calls != 0 {
 		t.Fatalf("subscriber called %d times for peer leases", calls)
 	}
+	// The same client renewed by the partner later but for less time (a
+	// partition): the binding keeps the later expiry the client may hold.
+	shorter := peer
+	shorter.Start, shorter.Expiry = c.t.Add(time.Minute), c.t.Add(30*time.Minute)
+	if ok, err := s.ApplyPeer(context.Background(), shorter); !ok || err != nil {
+		t.Fatalf("apply newer, shorter: %v %v", ok, err)
+	}
+	if l, _ := s.Get(peer.IP); !l.Expiry.Equal(peer.Expiry) || !l.Start.Equal(shorter.Start) {
+		t.Fatalf("after a newer, shorter renewal: %+v, want start %v and the longer expiry %v", l, shorter.Start, peer.Expiry)
+	}
 }
 
 func TestGroupCommit(t *testing.T) {

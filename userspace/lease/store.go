@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -399,6 +400,12 @@ func (s *Store) ApplyPeer(ctx context.Context, l Lease) (bool, error) {
 	if had && !l.Start.After(old.Start) {
 		s.mu.Unlock()
 		return false, nil
+	}
+	// Both servers may have renewed the same client (a partition): the
+	// client holds whichever ACK it took, so the binding lasts until the
+	// later of the two expiries, never the earlier.
+	if had && old.State == Bound && l.State == Bound && bytes.Equal(old.Client, l.Client) && old.Expiry.After(l.Expiry) {
+		l.Expiry = old.Expiry
 	}
 	s.index(l)
 	s.mu.Unlock()

@@ -308,6 +308,11 @@ func (l *foLab) dora(mac net.HardwareAddr, secs uint16, prefer string) (server, 
 	if ack == nil {
 		return "", ""
 	}
+	// lease-time is 10m and MCLT 10s: the partner has acknowledged nothing
+	// beyond now for a new binding, so the MCLT rule caps the lease at 10s.
+	if lt := ack.IPAddressLeaseTime(0); lt <= 0 || lt > 10*time.Second {
+		l.t.Errorf("ACK for %s from %s carries lease time %s, want (0, MCLT 10s]", mac, ack.ServerIdentifier(), lt)
+	}
 	return ack.ServerIdentifier().String(), ack.YourIPAddr.String()
 }
 

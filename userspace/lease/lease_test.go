@@ -324,6 +324,19 @@ func TestApplyPeer(t *testing.T) {
 	if l, _ := s.Get(peer.IP); !l.Expiry.Equal(peer.Expiry) || !l.Start.Equal(shorter.Start) {
 		t.Fatalf("after a newer, shorter renewal: %+v, want start %v and the longer expiry %v", l, shorter.Start, peer.Expiry)
 	}
+	// Same start, later expiry (both renewed one rebinding client): taken;
+	// the stale copy coming back is not.
+	longer := peer
+	longer.Start, longer.Expiry = shorter.Start, c.t.Add(2*time.Hour)
+	if ok, err := s.ApplyPeer(context.Background(), longer); !ok || err != nil {
+		t.Fatalf("apply same start, later expiry: %v %v", ok, err)
+	}
+	if ok, _ := s.ApplyPeer(context.Background(), shorter); ok {
+		t.Fatal("stale copy applied again")
+	}
+	if l, _ := s.Get(peer.IP); !l.Expiry.Equal(longer.Expiry) {
+		t.Fatalf("after the same-start renewal: %+v, want expiry %v", l, longer.Expiry)
+	}
 }
 
 func TestGroupCommit(t *testing.T) {

@@ -397,15 +397,19 @@ func (s *Store) ApplyPeer(ctx context.Context, l Lease) (bool, error) {
 	}
 	s.mu.Lock()
 	old, had := s.byIP[l.IP]
-	if had && !l.Start.After(old.Start) {
+	// Both servers may have renewed the same client (a partition): the
+	// client holds whichever ACK it took, so the binding lasts until the
+	// later of the two expiries, never the earlier. Merging field by field
+	// (latest start, latest expiry) makes both stores converge.
+	same := had && old.State == Bound && l.State == Bound && bytes.Equal(old.Client, l.Client)
+	newer := l.Start.After(old.Start) || (same && l.Expiry.After(old.Expiry))
+	if had && !newer {
 		s.mu.Unlock()
 		return false, nil
 	}
-	// Both servers may have renewed the same client (a partition): the
-	// client holds whichever ACK it took, so the binding lasts until the
-	// later of the two expiries, never the earlier.
-	if had && old.State == Bound && l.State == Bound && bytes.Equal(old.Client, l.Client) && old.Expiry.After(l.Expiry) {
-		l.Expiry = old.Expiry
+	if same {
+		l.Start = laterOf(l.Start, old.Start)
+		l.Expiry = laterOf(l.Expiry, old.Expiry)
 	}
 	s.index(l)
 	s.mu.Unlock()
@@ -415,6 +419,13 @@ func (s *Store) ApplyPeer(ctx context.Context, l Lease) (bool, error) {
 		}
 	}).Wait()
 	return err == nil, err
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // index records l in the in-memory index; the caller holds mu (or owns s).

@@ -348,13 +348,16 @@ func (l *foLab) exchange(mac net.HardwareAddr, m *dhcpv4.DHCPv4, want dhcpv4.Mes
 }
 
 // clientPayload is the UDP payload of an IPv4 frame to port 68.
-func clientPayload(f []byte) ([]byte, bool) {
+func clientPayload(f []byte) ([]byte, bool) { return udpPayloadTo(f, 68) }
+
+// udpPayloadTo is the UDP payload of an IPv4 frame to port (67: replies to a relay).
+func udpPayloadTo(f []byte, port uint16) ([]byte, bool) {
 	if len(f) < 14+20+8 || binary.BigEndian.Uint16(f[12:]) != 0x0800 || f[14+9] != 17 {
 		return nil, false
 	}
 	ihl := int(f[14]&0x0f) * 4
 	u := f[14+ihl:]
-	if len(u) < 8 || binary.BigEndian.Uint16(u[2:]) != 68 {
+	if len(u) < 8 || binary.BigEndian.Uint16(u[2:]) != port {
 		return nil, false
 	}
 	return u[8:], true

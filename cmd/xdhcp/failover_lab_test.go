@@ -319,13 +319,21 @@ func (l *foLab) dora(mac net.HardwareAddr, secs uint16, prefer string) (server, 
 // exchange sends m and returns the first reply of type want for it (from
 // server, when given: a client that picks one of several offers).
 func (l *foLab) exchange(mac net.HardwareAddr, m *dhcpv4.DHCPv4, want dhcpv4.MessageType, server string) *dhcpv4.DHCPv4 {
-	if err := l.sock.Send(frames.Frame{Src: mac, Payload: m.ToBytes()}.Bytes()); err != nil {
-		l.t.Fatal(err)
+	return sockExchange(l.t, l.sock, mac, m, want, server)
+}
+
+// sockExchange sends m from mac on a client's packet socket and returns
+// the first reply of type want (from server, when given); nil on a NAK or
+// after 500 ms.
+func sockExchange(t *testing.T, sock *labnet.PacketSocket, mac net.HardwareAddr, m *dhcpv4.DHCPv4, want dhcpv4.MessageType, server string) *dhcpv4.DHCPv4 {
+	t.Helper()
+	if err := sock.Send(frames.Frame{Src: mac, Payload: m.ToBytes()}.Bytes()); err != nil {
+		t.Fatal(err)
 	}
 	buf := make([]byte, 2048)
 	deadline := time.Now().Add(500 * time.Millisecond)
 	for time.Now().Before(deadline) {
-		n, err := l.sock.Recv(buf, 50)
+		n, err := sock.Recv(buf, 50)
 		if err != nil {
 			continue
 		}

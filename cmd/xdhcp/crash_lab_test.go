@@ -160,20 +160,7 @@ func newCrashLab(t *testing.T) (*serveLab, context.Context) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	id := fmt.Sprintf("xk%d", os.Getpid()%100000)
-	l := &serveLab{t: t, bin: buildBinary(t), dir: t.TempDir()}
-	var err error
-	if l.srv, err = labnet.NewNS(ctx, id+"s"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.srv.Close() })
-	if l.cli, err = labnet.NewNS(ctx, id+"c"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.cli.Close() })
-	if err := labnet.Veth(ctx, l.srv, "srv0", "198.18.64.1/18", l.cli, "pf0", "198.18.64.2/18"); err != nil {
-		t.Fatal(err)
-	}
+	l := newPairLab(t, "xk", "198.18.64.1/18", "pf0", "198.18.64.2/18")
 	if err := os.WriteFile(filepath.Join(l.dir, "xdhcp.yaml"), []byte(crashYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -103,21 +101,7 @@ func dnsOf(m *dhcpv4.DHCPv4) string {
 // running configuration and the log names the file and line.
 func TestServeReloadOnSIGHUP(t *testing.T) {
 	needRoot(t)
-	ctx := context.Background()
-	id := fmt.Sprintf("xh%d", os.Getpid()%100000)
-	l := &serveLab{t: t, bin: buildBinary(t), dir: t.TempDir()}
-	var err error
-	if l.srv, err = labnet.NewNS(ctx, id+"s"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.srv.Close() })
-	if l.cli, err = labnet.NewNS(ctx, id+"c"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.cli.Close() })
-	if err := labnet.Veth(ctx, l.srv, "srv0", "198.18.0.1/24", l.cli, "cli0", ""); err != nil {
-		t.Fatal(err)
-	}
+	l := newPairLab(t, "xh", "198.18.0.1/24", "cli0", "")
 	file := filepath.Join(l.dir, "xdhcp.yaml")
 	write := func(s string) {
 		if err := os.WriteFile(file, []byte(s), 0o644); err != nil {

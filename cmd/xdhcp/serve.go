@@ -72,7 +72,11 @@ Full setup by --config FILE (several subnets, options, reservations, T1/T2);
 flags override the file. Every flag can also be given as XDHCP_<FLAG>.
 The rule flags (--role, --split/--hba, --threshold, --state, ...) set the
 load-balancing rule and this server's share of every range: a standalone
-server wants --split 256 (primary) so that it answers every client.`,
+server wants --split 256 (primary) so that it answers every client.
+SIGHUP re-reads --config (flags still override) and swaps it in; a file
+with errors is refused and the running configuration stays. SIGTERM stops
+after the lease store's last commit (and, with a partner, after handing it
+every bucket).`,
 		Flags: withEnv(append(append(serveFlags(), ruleFlags()...), failoverFlags()...)),
 		Action: func(c *cli.Context) error {
 			// Registered first: a SIGHUP's default action would kill the

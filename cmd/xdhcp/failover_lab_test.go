@@ -319,13 +319,21 @@ func (l *foLab) dora(mac net.HardwareAddr, secs uint16, prefer string) (server, 
 // exchange sends m and returns the first reply of type want for it (from
 // server, when given: a client that picks one of several offers).
 func (l *foLab) exchange(mac net.HardwareAddr, m *dhcpv4.DHCPv4, want dhcpv4.MessageType, server string) *dhcpv4.DHCPv4 {
-	if err := l.sock.Send(frames.Frame{Src: mac, Payload: m.ToBytes()}.Bytes()); err != nil {
-		l.t.Fatal(err)
+	return sockExchange(l.t, l.sock, mac, m, want, server)
+}
+
+// sockExchange sends m from mac on a client's packet socket and returns
+// the first reply of type want (from server, when given); nil on a NAK or
+// after 500 ms.
+func sockExchange(t *testing.T, sock *labnet.PacketSocket, mac net.HardwareAddr, m *dhcpv4.DHCPv4, want dhcpv4.MessageType, server string) *dhcpv4.DHCPv4 {
+	t.Helper()
+	if err := sock.Send(frames.Frame{Src: mac, Payload: m.ToBytes()}.Bytes()); err != nil {
+		t.Fatal(err)
 	}
 	buf := make([]byte, 2048)
 	deadline := time.Now().Add(500 * time.Millisecond)
 	for time.Now().Before(deadline) {
-		n, err := l.sock.Recv(buf, 50)
+		n, err := sock.Recv(buf, 50)
 		if err != nil {
 			continue
 		}
@@ -348,13 +356,16 @@ func (l *foLab) exchange(mac net.HardwareAddr, m *dhcpv4.DHCPv4, want dhcpv4.Mes
 }
 
 // clientPayload is the UDP payload of an IPv4 frame to port 68.
-func clientPayload(f []byte) ([]byte, bool) {
+func clientPayload(f []byte) ([]byte, bool) { return udpPayloadTo(f, 68) }
+
+// udpPayloadTo is the UDP payload of an IPv4 frame to port (67: replies to a relay).
+func udpPayloadTo(f []byte, port uint16) ([]byte, bool) {
 	if len(f) < 14+20+8 || binary.BigEndian.Uint16(f[12:]) != 0x0800 || f[14+9] != 17 {
 		return nil, false
 	}
 	ihl := int(f[14]&0x0f) * 4
 	u := f[14+ihl:]
-	if len(u) < 8 || binary.BigEndian.Uint16(u[2:]) != 68 {
+	if len(u) < 8 || binary.BigEndian.Uint16(u[2:]) != port {
 		return nil, false
 	}
 	return u[8:], true

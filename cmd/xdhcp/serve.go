@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -69,9 +72,18 @@ Full setup by --config FILE (several subnets, options, reservations, T1/T2);
 flags override the file. Every flag can also be given as XDHCP_<FLAG>.
 The rule flags (--role, --split/--hba, --threshold, --state, ...) set the
 load-balancing rule and this server's share of every range: a standalone
-server wants --split 256 (primary) so that it answers every client.`,
+server wants --split 256 (primary) so that it answers every client.
+SIGHUP re-reads --config (flags still override) and swaps it in; a file
+with errors is refused and the running configuration stays. SIGTERM stops
+after the lease store's last commit (and, with a partner, after handing it
+every bucket).`,
 		Flags: withEnv(append(append(serveFlags(), ruleFlags()...), failoverFlags()...)),
 		Action: func(c *cli.Context) error {
+			// Registered first: a SIGHUP's default action would kill the
+			// daemon while it still loads; one arriving early waits here.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
 			rule, err := configFromFlags(c)
 			if err != nil {
 				return err
@@ -91,8 +103,36 @@ server wants --split 256 (primary) so that it answers every client.`,
 			if err != nil {
 				return err
 			}
+			go reloadOnHUP(c, d, hup, log)
 			return runDaemon(c, d, cfg, log) // failover beside it: serve_failover.go
 		},
+	}
+}
+
+// reloadOnHUP re-reads --config with the flags laid over it on every
+// SIGHUP and swaps it in; a file that does not parse or validate leaves
+// the running configuration in place and the error (file:line:column)
+// in the log.
+func reloadOnHUP(c *cli.Context, d *daemon.Daemon, hup <-chan os.Signal, log *slog.Logger) {
+	file := c.String("config")
+	for {
+		select {
+		case <-c.Context.Done():
+			return
+		case <-hup:
+		}
+		cfg, err := serveConfig(c)
+		if err == nil {
+			var changed []string
+			if changed, err = d.Reload(cfg); err == nil {
+				log.Info("configuration reloaded", "file", file, "changes", len(changed))
+				for _, ch := range changed {
+					log.Info("reload changed", "setting", ch)
+				}
+				continue
+			}
+		}
+		log.Error("reload refused: the running configuration stays", "file", file, "err", err)
 	}
 }
 

@@ -19,6 +19,29 @@ import (
 	"github.com/xdhcp/xdhcp/userspace/lease"
 )
 
+// newPairLab is a serveLab of two namespaces, the server's (srv0 at
+// srvAddr) and a client's (cliIf at cliAddr, "" for none), named from
+// prefix and this process, removed by the test's cleanup.
+func newPairLab(t *testing.T, prefix, srvAddr, cliIf, cliAddr string) *serveLab {
+	t.Helper()
+	ctx := context.Background()
+	id := fmt.Sprintf("%s%d", prefix, os.Getpid()%100000)
+	l := &serveLab{t: t, bin: buildBinary(t), dir: t.TempDir()}
+	var err error
+	if l.srv, err = labnet.NewNS(ctx, id+"s"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.srv.Close() })
+	if l.cli, err = labnet.NewNS(ctx, id+"c"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.cli.Close() })
+	if err := labnet.Veth(ctx, l.srv, "srv0", srvAddr, l.cli, cliIf, cliAddr); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // serveLab: the server namespace S serves direct clients on srv0
 // (198.18.0.0/24, client namespace C) and relayed clients behind a real
 // dhcrelay in namespace R (server side 198.18.2.0/24, client side
@@ -384,20 +407,7 @@ func TestServePerfdhcp10000Clients(t *testing.T) {
 		t.Skip("perfdhcp not installed (kea-admin, scripts/install-deps.sh)")
 	}
 	ctx := context.Background()
-	id := fmt.Sprintf("xr%dp", os.Getpid()%100000)
-	l := &serveLab{t: t, bin: buildBinary(t), dir: t.TempDir()}
-	var err error
-	if l.srv, err = labnet.NewNS(ctx, id+"s"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.srv.Close() })
-	if l.cli, err = labnet.NewNS(ctx, id+"c"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.cli.Close() })
-	if err := labnet.Veth(ctx, l.srv, "srv0", "198.18.64.1/18", l.cli, "pf0", "198.18.64.2/18"); err != nil {
-		t.Fatal(err)
-	}
+	l := newPairLab(t, "xr", "198.18.64.1/18", "pf0", "198.18.64.2/18")
 	cmd := l.srv.Command(ctx, l.bin, "serve", "--iface", "srv0", "--subnet", "198.18.64.0/18",
 		"--range", "198.18.64.10-198.18.127.250", "--router", "198.18.64.1", "--db", l.db())
 	cmd.Env = append(os.Environ(), "XDHCP_SPLIT=256", "XDHCP_LEASE_TIME=1h", "XDHCP_DNS=198.18.64.53")

@@ -51,6 +51,8 @@ type Daemon struct {
 	rule   rule
 	links  []*link
 	stats  counters
+	// reloadMu orders reloads (two SIGHUPs in a row).
+	reloadMu sync.Mutex
 }
 
 // counters are the daemon's packet counters.

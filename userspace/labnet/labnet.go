@@ -204,6 +204,25 @@ func (s *PacketSocket) Recv(buf []byte, timeoutMs int) (int, error) {
 	return m, nil
 }
 
+// SetRecvBuffer sizes the socket's receive queue (SO_RCVBUFFORCE, root):
+// a capture under load must not lose frames to the default ~200 KB queue.
+func (s *PacketSocket) SetRecvBuffer(bytes int) error {
+	if err := unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, bytes); err != nil {
+		return fmt.Errorf("packet socket receive buffer %d: %w", bytes, err)
+	}
+	return nil
+}
+
+// Drops reports the frames the kernel dropped because the receive queue
+// was full since the previous call (PACKET_STATISTICS resets on read).
+func (s *PacketSocket) Drops() (uint32, error) {
+	st, err := unix.GetsockoptTpacketStats(s.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+	if err != nil {
+		return 0, fmt.Errorf("packet socket statistics: %w", err)
+	}
+	return st.Drops, nil
+}
+
 // ErrTimeout is returned by Recv when nothing arrived in time.
 var ErrTimeout = errors.New("timeout")
 

@@ -60,20 +60,28 @@ func (s *Store) failed(err error, n int) {
 		return
 	}
 	s.log.Error("lease store write failed: no reply that changes a lease is sent until it recovers; leases already stored are intact",
-		"db", s.path, "cause", f.Cause, "err", err, "failing_since", f.Since, "failures_not_logged", l.suppressed,
+		"db", s.path, "cause", f.Cause, "err", err, "failing_since", f.Since, "lines_not_logged", l.suppressed,
 		"failed_transactions", s.failedTxs.Load())
 	l.last, l.suppressed = now, 0
 }
 
-// recovered clears the fault after a successful commit.
+// recovered clears the fault after a successful commit. On a full disk
+// bbolt still rewrites records in pages it already has (a renewal) while a
+// new record that needs the file to grow fails, so success and failure may
+// alternate: the one log limiter covers both lines.
 func (s *Store) recovered() {
 	f := s.fault.Swap(nil)
 	if f == nil {
 		return
 	}
-	s.log.Info("lease store writable again", "db", s.path, "failing_since", f.Since, "cause", f.Cause,
-		"failed_transactions", s.failedTxs.Load())
-	s.faultLog = faultLog{}
+	l := &s.faultLog
+	if now := s.now(); !l.last.IsZero() && now.Sub(l.last) < faultLogEvery {
+		l.suppressed++
+		return
+	}
+	s.log.Info("lease store wrote again", "db", s.path, "failing_since", f.Since, "cause", f.Cause,
+		"failed_transactions", s.failedTxs.Load(), "lines_not_logged", l.suppressed)
+	l.last, l.suppressed = s.now(), 0
 }
 
 // faultCause names the usual causes of a failed write.

@@ -21,7 +21,8 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) now() time.Time      { return c.t }
 func (c *fakeClock) add(d time.Duration) { c.t = c.t.Add(d) }
 
-// clockedServer is a server whose limiter and store share a fake clock.
+// clockedServer is a server over yaml whose limiter and store share a fake
+// clock (nil: the real one).
 func clockedServer(t *testing.T, yaml string, clk *fakeClock, edit func(*config.Config)) (*Server, *lease.Store) {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
@@ -32,13 +33,19 @@ func clockedServer(t *testing.T, yaml string, clk *fakeClock, edit func(*config.
 	if edit != nil {
 		edit(cfg)
 	}
-	st, err := lease.Open(cfg.DB, lease.Options{Pools: cfg.Pools(), HBA: decide.MustSplit(256), Now: clk.now})
+	o := lease.Options{Pools: cfg.Pools(), HBA: decide.MustSplit(256)}
+	if clk != nil {
+		o.Now = clk.now
+	}
+	st, err := lease.Open(cfg.DB, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	s := New(cfg, st, nil)
-	s.now = clk.now
+	if clk != nil {
+		s.now = clk.now
+	}
 	return s, st
 }
 

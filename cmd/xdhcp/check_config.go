@@ -31,7 +31,19 @@ func checkConfigCommand() *cli.Command {
 				res += len(s.Reservations)
 			}
 			fmt.Fprintf(c.App.Writer, "%s: ok (%d subnets, %d ranges, %d reservations)\n", c.Args().First(), len(cfg.Subnets), ranges, res)
+			if l := cfg.Limits; l.RelayRate > 0 || l.ClientRate > 0 || !l.PoolReserve.IsZero() {
+				fmt.Fprintf(c.App.Writer, "limits: relay %s, client %s, pool reserve %s, %d clients tracked\n",
+					rateText(l.RelayRate, config.Burst(l.RelayRate, l.RelayBurst)), rateText(l.ClientRate, config.Burst(l.ClientRate, l.ClientBurst)),
+					l.PoolReserve, l.Tracked)
+			}
 			return nil
 		},
 	}
+}
+
+func rateText(r, burst float64) string {
+	if r <= 0 {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%g/s (burst %g)", r, burst)
 }

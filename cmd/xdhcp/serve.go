@@ -32,6 +32,9 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "db", Usage: "lease store file (default " + config.DefaultDB + ")"},
 		&cli.StringFlag{Name: "xdp", Usage: "fast path: auto, off, native or generic (default auto)"},
 		&cli.StringFlag{Name: "control", Usage: "control socket for `xdhcp leases` (default DB.sock)"},
+		&cli.Float64Flag{Name: "relay-rate", Usage: "new addresses per second per relay (DISCOVER, REQUEST for an address not held); 0: no limit (limits: relay-rate)"},
+		&cli.Float64Flag{Name: "client-rate", Usage: "new addresses per second per client; 0: no limit (limits: client-rate)"},
+		&cli.StringFlag{Name: "pool-reserve", Usage: "addresses of every pool share kept for known and reserved clients: N or P% (limits: pool-reserve)"},
 		&cli.BoolFlag{Name: "debug", Usage: "log every request that gets no reply"},
 		pinDirFlag,
 	}
@@ -55,6 +58,8 @@ func withEnv(flags []cli.Flag) []cli.Flag {
 		case *cli.BoolFlag:
 			f.EnvVars = []string{env}
 		case *cli.DurationFlag:
+			f.EnvVars = []string{env}
+		case *cli.Float64Flag:
 			f.EnvVars = []string{env}
 		}
 	}
@@ -170,6 +175,19 @@ func serveConfig(c *cli.Context) (*config.Config, error) {
 			return nil, fmt.Errorf("--server-id %q: %w", ids[0], err)
 		}
 		cfg.ServerID = a
+	}
+	if c.IsSet("relay-rate") {
+		cfg.Limits.RelayRate = c.Float64("relay-rate")
+	}
+	if c.IsSet("client-rate") {
+		cfg.Limits.ClientRate = c.Float64("client-rate")
+	}
+	if c.IsSet("pool-reserve") {
+		r, err := config.ParseReserve(c.String("pool-reserve"))
+		if err != nil {
+			return nil, fmt.Errorf("--pool-reserve: %w", err)
+		}
+		cfg.Limits.PoolReserve = r
 	}
 	if err := subnetFromFlags(c, cfg); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -33,7 +34,43 @@ type Config struct {
 	OfferHold        time.Duration `json:"offer_hold"`
 	DeclineProbation time.Duration `json:"decline_probation"`
 	XDP              string        `json:"xdp"`
+	Limits           Limits        `json:"limits"`
 	Subnets          []*Subnet     `json:"subnets"`
+}
+
+// DefaultTracked is how many clients (and relays) the rate limiter
+// remembers at most: a flood of random MACs evicts the least recently seen
+// ones instead of growing memory.
+const DefaultTracked = 65536
+
+// Limits keep a storm of new clients (DISCOVERs from random MACs) from
+// starving the clients already served. Rates count allocating messages
+// (DISCOVER, and REQUEST for an address the client does not hold) per
+// second with token buckets of the given burst; renewals, rebinds,
+// INIT-REBOOT for the client's own address and reserved clients are never
+// limited. Zero rates and reserve (the default) turn each off.
+type Limits struct {
+	// RelayRate limits each relay (giaddr; the receiving interface for
+	// direct clients).
+	RelayRate  float64 `json:"relay_rate,omitempty"`
+	RelayBurst int     `json:"relay_burst,omitempty"` // 0: the rate rounded up, at least 1
+	// ClientRate limits each client (option 61, else chaddr).
+	ClientRate  float64 `json:"client_rate,omitempty"`
+	ClientBurst int     `json:"client_burst,omitempty"` // 0: the rate rounded up, at least 1
+	// Tracked caps the clients and the relays remembered (LRU).
+	Tracked int `json:"tracked,omitempty"`
+	// PoolReserve keeps the last addresses of every pool share for clients
+	// the store knows and reserved clients.
+	PoolReserve lease.Reserve `json:"pool_reserve,omitzero"`
+	Line        int           `json:"-"`
+}
+
+// Burst is the bucket size for rate with the configured burst b.
+func Burst(rate float64, b int) float64 {
+	if b > 0 {
+		return float64(b)
+	}
+	return max(1, math.Ceil(rate))
 }
 
 // Subnet is one served network.
@@ -74,6 +111,7 @@ func Default() *Config {
 	return &Config{
 		DB: DefaultDB, Authoritative: true, LeaseTime: DefaultLeaseTime,
 		OfferHold: DefaultOfferHold, DeclineProbation: DefaultDeclineProbation, XDP: "auto",
+		Limits: Limits{Tracked: DefaultTracked},
 	}
 }
 
@@ -147,6 +185,7 @@ func (c *Config) Validate(file string) error {
 	if c.ServerID.IsValid() && !c.ServerID.Is4() {
 		bad(0, "server-id %v: not an IPv4 address", c.ServerID)
 	}
+	c.Limits.validate(bad)
 	if len(c.Subnets) == 0 {
 		bad(0, "no subnet configured: give --subnet or a subnets: list")
 	}
@@ -211,6 +250,24 @@ func (c *Config) Validate(file string) error {
 		return errs
 	}
 	return nil
+}
+
+func (l *Limits) validate(bad func(line int, f string, a ...any)) {
+	if l.RelayRate < 0 || math.IsNaN(l.RelayRate) || math.IsInf(l.RelayRate, 0) {
+		bad(l.Line, "limits: relay-rate %v: want a rate >= 0 (0: off)", l.RelayRate)
+	}
+	if l.ClientRate < 0 || math.IsNaN(l.ClientRate) || math.IsInf(l.ClientRate, 0) {
+		bad(l.Line, "limits: client-rate %v: want a rate >= 0 (0: off)", l.ClientRate)
+	}
+	if l.RelayBurst < 0 || l.ClientBurst < 0 {
+		bad(l.Line, "limits: relay-burst %d, client-burst %d: want >= 0 (0: the rate)", l.RelayBurst, l.ClientBurst)
+	}
+	if l.Tracked < 0 {
+		bad(l.Line, "limits: clients-tracked %d: want > 0", l.Tracked)
+	}
+	if r := l.PoolReserve; r.Addresses < 0 || r.Percent < 0 || r.Percent >= 100 || math.IsNaN(r.Percent) {
+		bad(l.Line, "limits: pool-reserve %s: want N addresses or P%% with 0 <= P < 100", r)
+	}
 }
 
 // SubnetFor is the subnet containing a (relay address or interface address).

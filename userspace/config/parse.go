@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/hex"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -54,12 +55,68 @@ func (p *parser) parse(data []byte, c *Config) {
 				c.XDP = "auto"
 			}
 		},
+		"limits": func(n *yaml.Node) { p.limits(n, &c.Limits) },
 		"subnets": func(n *yaml.Node) {
 			for _, e := range p.seq(n, "subnets") {
 				c.Subnets = append(c.Subnets, p.subnet(e))
 			}
 		},
 	})
+}
+
+func (p *parser) limits(n *yaml.Node, l *Limits) {
+	l.Line = n.Line
+	p.fields(n, "limits", map[string]func(*yaml.Node){
+		"relay-rate":      func(n *yaml.Node) { l.RelayRate = p.rate(n) },
+		"relay-burst":     func(n *yaml.Node) { l.RelayBurst = p.count(n, 0) },
+		"client-rate":     func(n *yaml.Node) { l.ClientRate = p.rate(n) },
+		"client-burst":    func(n *yaml.Node) { l.ClientBurst = p.count(n, 0) },
+		"clients-tracked": func(n *yaml.Node) { l.Tracked = p.count(n, 1) },
+		"pool-reserve": func(n *yaml.Node) {
+			r, err := ParseReserve(p.str(n))
+			if err != nil {
+				p.errorf(n, "pool-reserve: %v", err)
+			}
+			l.PoolReserve = r
+		},
+	})
+}
+
+// ParseReserve reads a pool reserve: N addresses, or P% of each pool share.
+func ParseReserve(s string) (lease.Reserve, error) {
+	s = strings.TrimSpace(s)
+	if pct, ok := strings.CutSuffix(s, "%"); ok {
+		v, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
+		if err != nil || v < 0 || v >= 100 {
+			return lease.Reserve{}, fmt.Errorf("%q: want a percentage 0 <= P < 100 like 5%%", s)
+		}
+		return lease.Reserve{Percent: v}, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 31)
+	if err != nil {
+		return lease.Reserve{}, fmt.Errorf("%q: want a number of addresses like 10 or a percentage like 5%%", s)
+	}
+	return lease.Reserve{Addresses: int(v)}, nil
+}
+
+// rate reads a non-negative number per second (fractions allowed).
+func (p *parser) rate(n *yaml.Node) float64 {
+	v, err := strconv.ParseFloat(strings.TrimSuffix(p.str(n), "/s"), 64)
+	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		p.errorf(n, "%q: want a rate per second >= 0 like 100 or 0.5 (0: off)", n.Value)
+		return 0
+	}
+	return v
+}
+
+// count reads a whole number >= least.
+func (p *parser) count(n *yaml.Node, least int) int {
+	v, err := strconv.ParseUint(p.str(n), 10, 31)
+	if err != nil || int(v) < least {
+		p.errorf(n, "%q: want a whole number >= %d", n.Value, least)
+		return 0
+	}
+	return int(v)
 }
 
 func (p *parser) subnet(n *yaml.Node) *Subnet {

@@ -69,6 +69,8 @@ type Stats struct {
 	Silent      uint64      `json:"silent"`
 	SendErrors  uint64      `json:"send_errors"`
 	Store       lease.Stats `json:"store"`
+	// Drops are the responder's unanswered requests by reason.
+	Drops dhcpserver.Drops `json:"drops"`
 }
 
 // New opens the lease store and prepares the server; Run starts serving.
@@ -107,6 +109,11 @@ func New(o Options) (*Daemon, error) {
 	}
 	d.store = st
 	d.server = dhcpserver.New(cfg, st, o.Logger)
+	o.Metrics.SetDrops(func() map[string]uint64 { return d.server.Drops().Reasons() })
+	o.Metrics.SetStoreFaults(func() metrics.StoreFaults {
+		s := st.Stats()
+		return metrics.StoreFaults{FailedTransactions: s.FailedTransactions, LeasesNotStored: s.LeasesNotStored}
+	})
 	return d, nil
 }
 
@@ -126,7 +133,7 @@ func (d *Daemon) SetRule(c decide.Config) error { return d.rule.set(c) }
 // Stats reports the counters.
 func (d *Daemon) Stats() Stats {
 	s := &d.stats
-	return Stats{s.received.Load(), s.ruleDropped.Load(), s.malformed.Load(), s.replies.Load(), s.silent.Load(), s.sendErrors.Load(), d.store.Stats()}
+	return Stats{s.received.Load(), s.ruleDropped.Load(), s.malformed.Load(), s.replies.Load(), s.silent.Load(), s.sendErrors.Load(), d.store.Stats(), d.server.Drops()}
 }
 
 // Run serves until ctx ends, then detaches XDP and closes the store.
@@ -323,8 +330,10 @@ func (d *Daemon) handle(ctx context.Context, l *link, pkt []byte) {
 	pending.Then(func(err error) {
 		stored()
 		if err != nil {
+			// Counted by the server; the store logs the cause once per
+			// interval, so a storm of failing commits does not flood the log.
 			d.stats.silent.Add(1)
-			d.log.Error("lease not stored: no reply", "chaddr", req.ClientHWAddr, "err", err)
+			d.log.Debug("lease not stored: no reply", "chaddr", req.ClientHWAddr, "err", err)
 			return
 		}
 		d.reply(l, req, resp)

@@ -109,15 +109,29 @@ func leaseByMessage(s *Server, x *Exchange) bool {
 
 func discover(s *Server, x *Exchange) bool {
 	cfg := s.Config()
+	if f := s.store.Fault(); f != nil {
+		// The REQUEST that follows could not be stored: offer nothing.
+		s.drops.storeFault.Add(1)
+		return x.silent("lease store failing (%s): no offer", f.Cause)
+	}
 	req := lease.OfferRequest{
 		Subnet: x.Subnet.Prefix, Client: x.Client, Hold: cfg.OfferHold,
 		Requested: addrOf(x.Req.RequestedIPAddress()),
+		Reserve:   cfg.Limits.PoolReserve,
 	}
 	if x.Reservation != nil {
 		req.Reserved = x.Reservation.IP
+		req.Reserve = lease.Reserve{} // reserved clients may use the reserve
 	}
 	a, err := s.store.Offer(req)
-	if err != nil {
+	switch {
+	case errors.Is(err, lease.ErrReserve):
+		s.drops.poolReserve.Add(1)
+		return x.silent("no offer: %v", err)
+	case errors.Is(err, lease.ErrNoAddress):
+		s.drops.noAddress.Add(1)
+		return x.silent("no offer: %v", err)
+	case err != nil:
 		return x.silent("no offer: %v", err)
 	}
 	x.Resp.UpdateOption(dhcpv4.OptMessageType(dhcpv4.MessageTypeOffer))
@@ -157,9 +171,14 @@ func request(s *Server, x *Exchange) bool {
 	l, pending, err := s.store.BindAsync(lease.BindRequest{
 		Subnet: x.Subnet.Prefix, Client: x.Client, IP: want, LeaseTime: lt,
 		HWAddr: x.Req.ClientHWAddr.String(), Hostname: hostname(x),
-		Reserved: x.Reservation != nil,
+		Reserved: x.Reservation != nil, Reserve: cfg.Limits.PoolReserve,
 	})
 	switch {
+	case errors.Is(err, lease.ErrReserve):
+		// Silence, not NAK: the client goes back to DISCOVER, which the
+		// reserve refuses too, and a NAK storm helps nobody.
+		s.drops.poolReserve.Add(1)
+		return x.silent("%v", err)
 	case errors.Is(err, lease.ErrInUse), errors.Is(err, lease.ErrNotInSubnet):
 		return nak(s, x, err.Error())
 	case errors.Is(err, lease.ErrUnknownAddress):

@@ -56,6 +56,10 @@ type Server struct {
 	store    *lease.Store
 	log      *slog.Logger
 	handlers []Handler
+	// limiter's buckets outlive configuration swaps (SetConfig).
+	limiter limiter
+	drops   dropCounters
+	now     func() time.Time // the limiter's clock (tests)
 }
 
 // New makes a server over cfg and store.
@@ -63,12 +67,13 @@ func New(cfg *config.Config, store *lease.Store, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{store: store, log: log, handlers: []Handler{
-		checkRequest,   // shape, message type
-		selectSubnet,   // giaddr, interface
-		identifyClient, // option 61 or chaddr, reservation
-		leaseByMessage, // offer, bind, decline, release, inform
-		setOptions,     // parameter request list, subnet options, timers
+	s := &Server{store: store, log: log, now: time.Now, handlers: []Handler{
+		checkRequest,     // shape, message type
+		selectSubnet,     // giaddr, interface
+		identifyClient,   // option 61 or chaddr, reservation
+		limitAllocations, // per-relay and per-client rate of new addresses
+		leaseByMessage,   // offer, bind, decline, release, inform
+		setOptions,       // parameter request list, subnet options, timers
 		// Option 82 goes back to the relay: NewReplyFromRequest copies it.
 	}}
 	s.cfg.Store(cfg)
@@ -108,7 +113,8 @@ func (s *Server) Handle(ctx context.Context, req *dhcpv4.DHCPv4, m Meta) *dhcpv4
 	resp, pending := s.Serve(ctx, req, m)
 	if pending != nil {
 		if err := pending.Wait(); err != nil {
-			s.log.Error("lease not stored, no reply", "chaddr", req.ClientHWAddr, "err", err)
+			// The store logs the failure (rate-limited); Serve counted it.
+			s.log.Debug("lease not stored, no reply", "chaddr", req.ClientHWAddr, "err", err)
 			return nil
 		}
 	}
@@ -125,6 +131,13 @@ func (s *Server) Serve(ctx context.Context, req *dhcpv4.DHCPv4, m Meta) (resp *d
 		if !h(s, x) {
 			break
 		}
+	}
+	if x.Pending != nil && x.Resp != nil {
+		x.Pending.Then(func(err error) {
+			if err != nil {
+				s.drops.notStored.Add(1)
+			}
+		})
 	}
 	if x.Resp == nil && s.log.Enabled(ctx, slog.LevelDebug) {
 		s.log.Debug("no reply", "type", req.MessageType(), "chaddr", req.ClientHWAddr, "xid", req.TransactionID, "why", x.Why)

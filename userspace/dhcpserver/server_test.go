@@ -4,14 +4,12 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"github.com/xdhcp/xdhcp/userspace/config"
-	"github.com/xdhcp/xdhcp/userspace/decide"
 	"github.com/xdhcp/xdhcp/userspace/lease"
 )
 
@@ -40,20 +38,7 @@ var (
 
 func newServer(t *testing.T, edit func(*config.Config)) (*Server, *lease.Store) {
 	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(testConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DB = filepath.Join(t.TempDir(), "leases.db")
-	if edit != nil {
-		edit(cfg)
-	}
-	st, err := lease.Open(cfg.DB, lease.Options{Pools: cfg.Pools(), HBA: decide.MustSplit(256)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return New(cfg, st, nil), st
+	return clockedServer(t, testConfig, nil, edit)
 }
 
 func mac(s string) net.HardwareAddr { m, _ := net.ParseMAC(s); return m }

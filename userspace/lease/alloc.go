@@ -179,6 +179,9 @@ type OfferRequest struct {
 	Requested netip.Addr // option 50, if any
 	Reserved  netip.Addr // the client's reservation, if any
 	Hold      time.Duration
+	// Reserve keeps the pool's last free addresses from clients the store
+	// does not know (ErrReserve); zero for reserved clients.
+	Reserve Reserve
 }
 
 // Offer picks an address for a DISCOVER and holds it for the client for
@@ -206,10 +209,13 @@ func (s *Store) Offer(req OfferRequest) (netip.Addr, error) {
 		ip = s.offerByClient[client]
 	case s.previousFor(client, now, p, req.Subnet):
 		ip = s.byClient[client]
-	case ok(req.Requested, true):
-		ip = req.Requested
 	case p == nil:
 		return netip.Addr{}, fmt.Errorf("%w %v", ErrNoPool, req.Subnet)
+	case !s.known(client) && s.reserveHit(p, req.Reserve, now):
+		// Only a new address remains to be given: a new client's.
+		return netip.Addr{}, fmt.Errorf("%v: %w (%s)", req.Subnet, ErrReserve, req.Reserve)
+	case ok(req.Requested, true):
+		ip = req.Requested
 	default:
 		ip = s.pick(p, now, client)
 		if !ip.IsValid() {
@@ -319,6 +325,9 @@ type BindRequest struct {
 	LeaseTime time.Duration
 	// Reserved: IP is this client's reservation (it may lie outside the ranges).
 	Reserved bool
+	// Reserve applies when a client the store does not know asks for an
+	// address not offered to it (see OfferRequest.Reserve).
+	Reserve Reserve
 }
 
 // Bind binds req.IP to the client, durably: it returns once the lease is
@@ -349,6 +358,11 @@ func (s *Store) BindAsync(req BindRequest) (Lease, *Pending, error) {
 	if !s.freeFor(req.IP, client, now) {
 		s.mu.Unlock()
 		return Lease{}, nil, fmt.Errorf("%v: %w", req.IP, ErrInUse)
+	}
+	if o, offered := s.offers[req.IP]; !req.Reserved && !s.known(client) &&
+		!(offered && o.client == client && o.until.After(now)) && s.reserveHit(p, req.Reserve, now) {
+		s.mu.Unlock()
+		return Lease{}, nil, fmt.Errorf("%v: %w (%s)", req.IP, ErrReserve, req.Reserve)
 	}
 	l := Lease{
 		IP: req.IP, Client: append(ClientID(nil), req.Client...), HWAddr: req.HWAddr, Hostname: req.Hostname,

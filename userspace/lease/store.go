@@ -44,6 +44,7 @@ type Options struct {
 // call that made it returns.
 type Store struct {
 	db     *bolt.DB
+	path   string
 	log    *slog.Logger
 	now    func() time.Time
 	issuer Issuer
@@ -63,6 +64,11 @@ type Store struct {
 	role          decide.Role
 
 	txs, written atomic.Uint64
+	// fault is the last failed commit until one succeeds (see Fault);
+	// the committer alone writes it, readers load it.
+	fault                atomic.Pointer[Fault]
+	failedTxs, notStored atomic.Uint64
+	faultLog             faultLog
 
 	subMu  sync.Mutex
 	subs   map[int]func(Lease)
@@ -139,7 +145,7 @@ func Open(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open lease store %s: %w", path, err)
 	}
 	s := &Store{
-		db: db, log: o.Logger, now: o.Now, issuer: o.Issuer,
+		db: db, path: path, log: o.Logger, now: o.Now, issuer: o.Issuer,
 		commits: make(chan *commit, maxBatch),
 		done:    make(chan struct{}),
 		byIP:    map[netip.Addr]Lease{}, byClient: map[string]netip.Addr{},
@@ -257,6 +263,10 @@ func (s *Store) drain() {
 }
 
 func (s *Store) write(batch []*commit) {
+	n := 0
+	for _, c := range batch {
+		n += len(c.leases)
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketLeases)
 		if err != nil {
@@ -276,14 +286,12 @@ func (s *Store) write(batch []*commit) {
 		return nil
 	})
 	if err != nil {
-		err = fmt.Errorf("commit %d lease changes: %w", len(batch), err)
-		s.log.Error("lease commit failed", "err", err)
-	}
-	if err == nil {
+		err = fmt.Errorf("commit %d lease changes to %s: %w", n, s.path, err)
+		s.failed(err, n)
+	} else {
 		s.txs.Add(1)
-		for _, c := range batch {
-			s.written.Add(uint64(len(c.leases)))
-		}
+		s.written.Add(uint64(n))
+		s.recovered()
 	}
 	for _, c := range batch {
 		c.done(err)
@@ -296,10 +304,17 @@ func (s *Store) write(batch []*commit) {
 type Stats struct {
 	Transactions uint64 `json:"transactions"`
 	Leases       uint64 `json:"leases"`
+	// FailedTransactions and LeasesNotStored count commits that failed
+	// (disk full, read-only, I/O error) and the lease changes they carried:
+	// each was undone in memory and its client got no reply.
+	FailedTransactions uint64 `json:"failed_transactions"`
+	LeasesNotStored    uint64 `json:"leases_not_stored"`
 }
 
 // Stats reports the store's write counters since Open.
-func (s *Store) Stats() Stats { return Stats{s.txs.Load(), s.written.Load()} }
+func (s *Store) Stats() Stats {
+	return Stats{s.txs.Load(), s.written.Load(), s.failedTxs.Load(), s.notStored.Load()}
+}
 
 // enqueue queues leases for the next group commit; after runs first with
 // the outcome (index revert, subscribers), then the Pending completes.

@@ -25,6 +25,9 @@ var (
 	failoverState    = desc("failover", "state", "This server's failover state: 1 for the current state, 0 for the others.", "state")
 	failoverPartner  = desc("failover", "partner_state", "The partner's failover state as last reported: 1 for that state, 0 for the others.", "state")
 	failoverContact  = desc("failover", "last_contact_timestamp_seconds", "Unix time of the last message from the partner (0: never).")
+	dhcpDropped      = desc("dhcp", "dropped_total", "Requests left unanswered to protect service or the lease store, by reason (client_rate, relay_rate, pool_reserve, no_address, store_fault, not_stored).", "reason")
+	storeFailedTxs   = desc("lease_store", "failed_transactions_total", "Lease store commits that failed (disk full, read-only, I/O error); their changes were undone and no reply sent.")
+	storeNotStored   = desc("lease_store", "leases_not_stored_total", "Lease changes lost to failed commits (each client got no reply).")
 	fastPathUp       = desc("fastpath", "up", "1 when the fast path's maps could be read on this scrape.")
 	fastPathPackets  = desc("fastpath", "packets_total", "Packets the XDP program decided, by reason and action (pass or drop).", "reason", "action")
 	fastPathInfo     = desc("fastpath", "config_info", "The fast path's role and failover state (value 1).", "role", "state")
@@ -43,12 +46,24 @@ var (
 )
 
 func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{poolFreeDesc, poolSizeDesc, failoverState, failoverPartner, failoverContact} {
+	for _, d := range []*prometheus.Desc{poolFreeDesc, poolSizeDesc, failoverState, failoverPartner, failoverContact, dhcpDropped, storeFailedTxs, storeNotStored} {
 		ch <- d
 	}
 }
 
 func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
+	if drops, faults := c.m.faultSources(); drops != nil || faults != nil {
+		if drops != nil {
+			for reason, n := range drops() {
+				ch <- prometheus.MustNewConstMetric(dhcpDropped, prometheus.CounterValue, float64(n), reason)
+			}
+		}
+		if faults != nil {
+			f := faults()
+			ch <- prometheus.MustNewConstMetric(storeFailedTxs, prometheus.CounterValue, float64(f.FailedTransactions))
+			ch <- prometheus.MustNewConstMetric(storeNotStored, prometheus.CounterValue, float64(f.LeasesNotStored))
+		}
+	}
 	pools, failover := c.m.sources()
 	if pools != nil {
 		for _, p := range pools() {

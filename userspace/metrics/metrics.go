@@ -72,6 +72,14 @@ type Metrics struct {
 	mu       sync.Mutex
 	pools    func() []Pool
 	failover func() Failover
+	drops    func() map[string]uint64
+	faults   func() StoreFaults
+}
+
+// StoreFaults is the lease store's failed writes since it opened.
+type StoreFaults struct {
+	FailedTransactions uint64
+	LeasesNotStored    uint64
 }
 
 // New builds the registry.
@@ -148,10 +156,38 @@ func (m *Metrics) SetFailover(fn func() Failover) {
 	m.failover = fn
 }
 
+// SetDrops registers the function read on every scrape for the responder's
+// drop counters by reason (rate limits, pool reserve, store faults).
+func (m *Metrics) SetDrops(fn func() map[string]uint64) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.drops = fn
+}
+
+// SetStoreFaults registers the function read on every scrape for the lease
+// store's failed commits.
+func (m *Metrics) SetStoreFaults(fn func() StoreFaults) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.faults = fn
+}
+
 func (m *Metrics) sources() (func() []Pool, func() Failover) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.pools, m.failover
+}
+
+func (m *Metrics) faultSources() (func() map[string]uint64, func() StoreFaults) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.drops, m.faults
 }
 
 // DHCP counts the messages the responder receives and the replies it sends.

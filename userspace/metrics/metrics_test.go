@@ -181,6 +181,27 @@ func TestNilMetricsIsOff(t *testing.T) {
 	m.TimeStore("commit")()
 	m.SetPools(nil)
 	m.SetFailover(nil)
+	m.SetDrops(nil)
+	m.SetStoreFaults(nil)
+}
+
+// The responder's drops and the store's failed commits, read on scrape.
+func TestDropsAndStoreFaultsScraped(t *testing.T) {
+	m := New(Options{})
+	if _, ok := scrape(t, m)["xdhcp_dhcp_dropped_total"]; ok {
+		t.Fatal("drops exposed before the daemon registered them")
+	}
+	drops := map[string]uint64{"relay_rate": 4881, "client_rate": 3, "pool_reserve": 69, "not_stored": 2}
+	m.SetDrops(func() map[string]uint64 { return drops })
+	m.SetStoreFaults(func() StoreFaults { return StoreFaults{FailedTransactions: 5, LeasesNotStored: 7} })
+	fams := scrape(t, m)
+	for reason, n := range drops {
+		expect(t, fams, "xdhcp_dhcp_dropped_total", map[string]string{"reason": reason}, float64(n))
+	}
+	expect(t, fams, "xdhcp_lease_store_failed_transactions_total", nil, 5)
+	expect(t, fams, "xdhcp_lease_store_leases_not_stored_total", nil, 7)
+	drops["relay_rate"]++ // read again on the next scrape
+	expect(t, scrape(t, m), "xdhcp_dhcp_dropped_total", map[string]string{"reason": "relay_rate"}, 4882)
 }
 
 type brokenFastPath struct{ FastPath }

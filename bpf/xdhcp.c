@@ -279,10 +279,77 @@ static __always_inline __u32 load_be32(const __u8 *p)
 	return ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | p[3];
 }
 
+// option_step is one step of the option walk at *off: it records what the
+// rule needs and moves *off to the next option. It returns OPT_CONTINUE,
+// PARSE_OK (END, or the end of the area) or REASON_MALFORMED.
+#define OPT_CONTINUE (REASON_MAX + 2)
+static __always_inline int option_step(void *data_end, __u8 *opts, __u32 opt_off, __u32 limit, __u32 *offp,
+				       struct request *req)
+{
+	__u32 off = *offp;
+	if (off >= limit)
+		return PARSE_OK; // ran to the end without END: tolerated
+	if (off > MAX_OPTIONS_LEN)
+		return REASON_MALFORMED;
+	__u8 *p = opts + bounded(off, OPTIONS_LEN_MASK);
+	if ((void *)(p + 1) > data_end)
+		return REASON_MALFORMED;
+	__u8 code = p[0];
+	if (code == OPT_PAD) {
+		*offp = bounded(off + 1, OPTIONS_LEN_MASK);
+		return OPT_CONTINUE;
+	}
+	if (code == OPT_END)
+		return PARSE_OK;
+	if (off + 2 > limit || (void *)(p + 2) > data_end)
+		return REASON_MALFORMED;
+	__u32 len = p[1];
+	if (off + 2 + len > limit)
+		return REASON_MALFORMED;
+	__u8 *v = p + 2;
+	switch (code) {
+	case OPT_MSG_TYPE:
+		if (len != 1 || (void *)(v + 1) > data_end)
+			return REASON_MALFORMED;
+		req->msg_type = v[0];
+		break;
+	case OPT_SERVER_ID:
+		if (len != 4 || (void *)(v + 4) > data_end)
+			return REASON_MALFORMED;
+		req->has_server_id = 1;
+		__builtin_memcpy(&req->server_id, v, 4); // network order, as the config stores it
+		break;
+	case OPT_REQUESTED_IP:
+		if (len != 4)
+			return REASON_MALFORMED;
+		break;
+	case OPT_CLIENT_ID:
+		req->cid_off = opt_off + off + 2;
+		req->cid_len = len;
+		break;
+	case OPT_OVERLOAD:
+		req->overload = 1;
+		break;
+	}
+	// off <= limit <= MAX_OPTIONS_LEN here; the mask says so to the
+	// verifier, so every iteration starts from the same state and the
+	// paths through one iteration prune each other.
+	*offp = bounded(off + 2 + len, OPTIONS_LEN_MASK);
+	return OPT_CONTINUE;
+}
+
+// INLINE_OPTION_STEPS steps of the walk run inline before parse_options is
+// called for the rest: most requests end within them, and the call (with
+// its return thunk) is then saved.
+#define INLINE_OPTION_STEPS 8
+
 // parse_options walks the options area [opt_off, opt_off + limit) of the
-// packet for 53, 54, 61, 50 and 52. It is a global function, so the
-// verifier checks its bounded loop once, not once per caller path.
-__attribute__((noinline)) int parse_options(struct xdp_md *ctx, __u32 opt_off, __u32 limit, struct request *req)
+// packet for 53, 54, 61, 50 and 52 from off, after the INLINE_OPTION_STEPS
+// steps walk_options took, up to MAX_OPTION_ITER steps in all. It is a
+// global function, so the verifier checks its bounded loop once, not once
+// per caller path.
+__attribute__((noinline)) int parse_options(struct xdp_md *ctx, __u32 opt_off, __u32 limit, __u32 off,
+					    struct request *req)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -290,60 +357,35 @@ __attribute__((noinline)) int parse_options(struct xdp_md *ctx, __u32 opt_off, _
 		return REASON_MALFORMED;
 	if (limit > MAX_OPTIONS_LEN)
 		limit = MAX_OPTIONS_LEN;
+	off = bounded(off, OPTIONS_LEN_MASK);
 	__u8 *opts = data + bounded(opt_off, OPTIONS_START_MASK);
-	__u32 off = 0;
 
-	for (int i = 0; i < MAX_OPTION_ITER; i++) {
-		if (off >= limit)
-			return PARSE_OK; // ran to the end without END: tolerated
-		if (off > MAX_OPTIONS_LEN)
-			return REASON_MALFORMED;
-		__u8 *p = opts + bounded(off, OPTIONS_LEN_MASK);
-		if ((void *)(p + 1) > data_end)
-			return REASON_MALFORMED;
-		__u8 code = p[0];
-		if (code == OPT_PAD) {
-			off = bounded(off + 1, OPTIONS_LEN_MASK);
-			continue;
-		}
-		if (code == OPT_END)
-			return PARSE_OK;
-		if (off + 2 > limit || (void *)(p + 2) > data_end)
-			return REASON_MALFORMED;
-		__u32 len = p[1];
-		if (off + 2 + len > limit)
-			return REASON_MALFORMED;
-		__u8 *v = p + 2;
-		switch (code) {
-		case OPT_MSG_TYPE:
-			if (len != 1 || (void *)(v + 1) > data_end)
-				return REASON_MALFORMED;
-			req->msg_type = v[0];
-			break;
-		case OPT_SERVER_ID:
-			if (len != 4 || (void *)(v + 4) > data_end)
-				return REASON_MALFORMED;
-			req->has_server_id = 1;
-			__builtin_memcpy(&req->server_id, v, 4); // network order, as the config stores it
-			break;
-		case OPT_REQUESTED_IP:
-			if (len != 4)
-				return REASON_MALFORMED;
-			break;
-		case OPT_CLIENT_ID:
-			req->cid_off = opt_off + off + 2;
-			req->cid_len = len;
-			break;
-		case OPT_OVERLOAD:
-			req->overload = 1;
-			break;
-		}
-		// off <= limit <= MAX_OPTIONS_LEN here; the mask says so to the
-		// verifier, so every iteration starts from the same state and
-		// the paths through one iteration prune each other.
-		off = bounded(off + 2 + len, OPTIONS_LEN_MASK);
+	for (int i = INLINE_OPTION_STEPS; i < MAX_OPTION_ITER; i++) {
+		int r = option_step(data_end, opts, opt_off, limit, &off, req);
+		if (r != OPT_CONTINUE)
+			return r;
 	}
 	return REASON_MALFORMED; // more than MAX_OPTION_ITER steps
+}
+
+// walk_options: the first steps inline, the rest in parse_options.
+static __always_inline int walk_options(struct xdp_md *ctx, void *data_end, __u32 opt_off, __u32 limit,
+					struct request *req)
+{
+	void *data = (void *)(long)ctx->data;
+	if (opt_off > MAX_OPTIONS_START)
+		return REASON_MALFORMED;
+	if (limit > MAX_OPTIONS_LEN)
+		limit = MAX_OPTIONS_LEN;
+	__u8 *opts = data + bounded(opt_off, OPTIONS_START_MASK);
+	__u32 off = 0;
+#pragma unroll
+	for (int i = 0; i < INLINE_OPTION_STEPS; i++) {
+		int r = option_step(data_end, opts, opt_off, limit, &off, req);
+		if (r != OPT_CONTINUE)
+			return r;
+	}
+	return parse_options(ctx, opt_off, limit, off, req);
 }
 
 // parse_bootp reads the fixed header and walks the options of a BOOTREQUEST.
@@ -365,7 +407,7 @@ static __always_inline int parse_bootp(struct xdp_md *ctx, __u8 *bootp, void *da
 	if (bootp_len <= BOOTP_OPTIONS_OFF || (void *)(cookie + 4) > data_end ||
 	    load_be32(cookie) != DHCP_MAGIC_COOKIE)
 		return PARSE_OK; // plain BOOTP, or a cookie and no options
-	return parse_options(ctx, bootp_off + BOOTP_OPTIONS_OFF, bootp_len - BOOTP_OPTIONS_OFF, req);
+	return walk_options(ctx, data_end, bootp_off + BOOTP_OPTIONS_OFF, bootp_len - BOOTP_OPTIONS_OFF, req);
 }
 
 // hash_key is the RFC 3074 Pearson hash of len bytes at key_off, walked from

@@ -193,8 +193,12 @@ measure() {
 }
 
 servers="xdhcp xdhcp-p1 kea-st kea-mt"
-declare -A best fails cpu_at
-for s in $servers; do best[$s]=0 fails[$s]=0; done
+# best: the highest offered rate completed with < 1% lost; done_at: the
+# exchanges/s completed there. Past some rate perfdhcp cannot send what it
+# is asked (it needs as much CPU as the server): then the completed rate,
+# not the offered one, is what the server did.
+declare -A best done_at fails cpu_at
+for s in $servers; do best[$s]=0 done_at[$s]=0 fails[$s]=0; done
 for rate in $RATES; do
 	active=0
 	for s in $servers; do
@@ -205,6 +209,7 @@ for rate in $RATES; do
 			"$s" "$rate" "$done_rate" "$loss" "$cpu" "$ccpu" "$cdrop" "$sdrop"
 		if awk -v l="$loss" 'BEGIN { exit !(l < 1) }'; then
 			best[$s]=$rate fails[$s]=0 cpu_at[$s,$rate]=$cpu
+			[ "$done_rate" -gt "${done_at[$s]}" ] && done_at[$s]=$done_rate
 		else
 			fails[$s]=$((fails[$s] + 1))
 		fi
@@ -217,12 +222,12 @@ for x in xdhcp xdhcp-p1; do
 	echo "$x: $(ip netns exec "${id}$i" "$XDHCP" leases --db "$tmp/$x.db" --json | grep -c '"ip"' || true) leases in the store, $(grep -o 'XDP attached' "$tmp/$x.log" | head -1 || echo 'rule in Go')"
 done
 
-# better NAME1 NAME2: the one with the higher best rate; on a tie the one
-# that needed less CPU there (the first when that is a tie too).
+# better NAME1 NAME2: the one that completed more; when both passed the same
+# offered rate, the one that needed less CPU there (the first on a tie).
 better() {
-	if [ "${best[$2]}" -gt "${best[$1]}" ]; then
-		echo "$2"
-	elif [ "${best[$2]}" = "${best[$1]}" ] && [ "${best[$1]}" -gt 0 ] && [ "${cpu_at[$2,${best[$2]}]}" -lt "${cpu_at[$1,${best[$1]}]}" ]; then
+	if [ "${best[$2]}" = "${best[$1]}" ] && [ "${best[$1]}" -gt 0 ]; then
+		if [ "${cpu_at[$2,${best[$2]}]}" -lt "${cpu_at[$1,${best[$1]}]}" ]; then echo "$2"; else echo "$1"; fi
+	elif [ "${done_at[$2]}" -gt "${done_at[$1]}" ]; then
 		echo "$2"
 	else
 		echo "$1"
@@ -232,12 +237,17 @@ xb=$(better xdhcp xdhcp-p1)
 kb=$(better kea-st kea-mt)
 echo
 echo "highest rate with < 1% lost 4-way exchanges (${DURATION}s each, $CLIENTS clients, perfdhcp/Kea receive buffers: $([ "$RCVBUF" = 0 ] && echo default || echo "$RCVBUF bytes")):"
-echo "  xdhcp (fsync per lease, group commit):  ${best[xdhcp]}/s"
-echo "  xdhcp, GOMAXPROCS=1:                    ${best[xdhcp-p1]}/s"
-echo "  kea 2.2 memfile, single-threaded:       ${best[kea-st]}/s"
-echo "  kea 2.2 memfile, multi-threaded:        ${best[kea-mt]}/s"
-awk -v x="${best[$xb]}" -v k="${best[$kb]}" -v xn="$xb" -v kn="$kb" 'BEGIN {
-	if (k > 0) printf "  ratio best xdhcp (%s) / best kea (%s): %.2f\n", xn, kn, x / k; else print "  ratio: kea sustained no rate" }'
+for s in $servers; do
+	case $s in
+	xdhcp) label="xdhcp (fsync per lease, group commit):" ;;
+	xdhcp-p1) label="xdhcp, GOMAXPROCS=1:" ;;
+	kea-st) label="kea 2.2 memfile, single-threaded:" ;;
+	kea-mt) label="kea 2.2 memfile, multi-threaded:" ;;
+	esac
+	printf "  %-40s offered %6d/s, completed %6d/s\n" "$label" "${best[$s]}" "${done_at[$s]}"
+done
+awk -v x="${done_at[$xb]}" -v k="${done_at[$kb]}" -v xn="$xb" -v kn="$kb" 'BEGIN {
+	if (k > 0) printf "  ratio of completed rates, best xdhcp (%s) / best kea (%s): %.2f\n", xn, kn, x / k; else print "  ratio: kea sustained no rate" }'
 # The CPU ratio at the highest rate both completed.
 common=$((best[$xb] < best[$kb] ? best[$xb] : best[$kb]))
 if [ "$common" -gt 0 ] && [ -n "${cpu_at[$xb,$common]:-}" ] && [ -n "${cpu_at[$kb,$common]:-}" ]; then

@@ -279,10 +279,77 @@ static __always_inline __u32 load_be32(const __u8 *p)
 	return ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | p[3];
 }
 
+// option_step is one step of the option walk at *off: it records what the
+// rule needs and moves *off to the next option. It returns OPT_CONTINUE,
+// PARSE_OK (END, or the end of the area) or REASON_MALFORMED.
+#define OPT_CONTINUE (REASON_MAX + 2)
+static __always_inline int option_step(void *data_end, __u8 *opts, __u32 opt_off, __u32 limit, __u32 *offp,
+				       struct request *req)
+{
+	__u32 off = *offp;
+	if (off >= limit)
+		return PARSE_OK; // ran to the end without END: tolerated
+	if (off > MAX_OPTIONS_LEN)
+		return REASON_MALFORMED;
+	__u8 *p = opts + bounded(off, OPTIONS_LEN_MASK);
+	if ((void *)(p + 1) > data_end)
+		return REASON_MALFORMED;
+	__u8 code = p[0];
+	if (code == OPT_PAD) {
+		*offp = bounded(off + 1, OPTIONS_LEN_MASK);
+		return OPT_CONTINUE;
+	}
+	if (code == OPT_END)
+		return PARSE_OK;
+	if (off + 2 > limit || (void *)(p + 2) > data_end)
+		return REASON_MALFORMED;
+	__u32 len = p[1];
+	if (off + 2 + len > limit)
+		return REASON_MALFORMED;
+	__u8 *v = p + 2;
+	switch (code) {
+	case OPT_MSG_TYPE:
+		if (len != 1 || (void *)(v + 1) > data_end)
+			return REASON_MALFORMED;
+		req->msg_type = v[0];
+		break;
+	case OPT_SERVER_ID:
+		if (len != 4 || (void *)(v + 4) > data_end)
+			return REASON_MALFORMED;
+		req->has_server_id = 1;
+		__builtin_memcpy(&req->server_id, v, 4); // network order, as the config stores it
+		break;
+	case OPT_REQUESTED_IP:
+		if (len != 4)
+			return REASON_MALFORMED;
+		break;
+	case OPT_CLIENT_ID:
+		req->cid_off = opt_off + off + 2;
+		req->cid_len = len;
+		break;
+	case OPT_OVERLOAD:
+		req->overload = 1;
+		break;
+	}
+	// off <= limit <= MAX_OPTIONS_LEN here; the mask says so to the
+	// verifier, so every iteration starts from the same state and the
+	// paths through one iteration prune each other.
+	*offp = bounded(off + 2 + len, OPTIONS_LEN_MASK);
+	return OPT_CONTINUE;
+}
+
+// INLINE_OPTION_STEPS steps of the walk run inline before parse_options is
+// called for the rest: most requests end within them, and the call (with
+// its return thunk) is then saved.
+#define INLINE_OPTION_STEPS 8
+
 // parse_options walks the options area [opt_off, opt_off + limit) of the
-// packet for 53, 54, 61, 50 and 52. It is a global function, so the
-// verifier checks its bounded loop once, not once per caller path.
-__attribute__((noinline)) int parse_options(struct xdp_md *ctx, __u32 opt_off, __u32 limit, struct request *req)
+// packet for 53, 54, 61, 50 and 52 from off, after the INLINE_OPTION_STEPS
+// steps walk_options took, up to MAX_OPTION_ITER steps in all. It is a
+// global function, so the verifier checks its bounded loop once, not once
+// per caller path.
+__attribute__((noinline)) int parse_options(struct xdp_md *ctx, __u32 opt_off, __u32 limit, __u32 off,
+					    struct request *req)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -290,60 +357,35 @@ __attribute__((noinline)) int parse_options(struct xdp_md *ctx, __u32 opt_off, _
 		return REASON_MALFORMED;
 	if (limit > MAX_OPTIONS_LEN)
 		limit = MAX_OPTIONS_LEN;
+	off = bounded(off, OPTIONS_LEN_MASK);
 	__u8 *opts = data + bounded(opt_off, OPTIONS_START_MASK);
-	__u32 off = 0;
 
-	for (int i = 0; i < MAX_OPTION_ITER; i++) {
-		if (off >= limit)
-			return PARSE_OK; // ran to the end without END: tolerated
-		if (off > MAX_OPTIONS_LEN)
-			return REASON_MALFORMED;
-		__u8 *p = opts + bounded(off, OPTIONS_LEN_MASK);
-		if ((void *)(p + 1) > data_end)
-			return REASON_MALFORMED;
-		__u8 code = p[0];
-		if (code == OPT_PAD) {
-			off = bounded(off + 1, OPTIONS_LEN_MASK);
-			continue;
-		}
-		if (code == OPT_END)
-			return PARSE_OK;
-		if (off + 2 > limit || (void *)(p + 2) > data_end)
-			return REASON_MALFORMED;
-		__u32 len = p[1];
-		if (off + 2 + len > limit)
-			return REASON_MALFORMED;
-		__u8 *v = p + 2;
-		switch (code) {
-		case OPT_MSG_TYPE:
-			if (len != 1 || (void *)(v + 1) > data_end)
-				return REASON_MALFORMED;
-			req->msg_type = v[0];
-			break;
-		case OPT_SERVER_ID:
-			if (len != 4 || (void *)(v + 4) > data_end)
-				return REASON_MALFORMED;
-			req->has_server_id = 1;
-			__builtin_memcpy(&req->server_id, v, 4); // network order, as the config stores it
-			break;
-		case OPT_REQUESTED_IP:
-			if (len != 4)
-				return REASON_MALFORMED;
-			break;
-		case OPT_CLIENT_ID:
-			req->cid_off = opt_off + off + 2;
-			req->cid_len = len;
-			break;
-		case OPT_OVERLOAD:
-			req->overload = 1;
-			break;
-		}
-		// off <= limit <= MAX_OPTIONS_LEN here; the mask says so to the
-		// verifier, so every iteration starts from the same state and
-		// the paths through one iteration prune each other.
-		off = bounded(off + 2 + len, OPTIONS_LEN_MASK);
+	for (int i = INLINE_OPTION_STEPS; i < MAX_OPTION_ITER; i++) {
+		int r = option_step(data_end, opts, opt_off, limit, &off, req);
+		if (r != OPT_CONTINUE)
+			return r;
 	}
 	return REASON_MALFORMED; // more than MAX_OPTION_ITER steps
+}
+
+// walk_options: the first steps inline, the rest in parse_options.
+static __always_inline int walk_options(struct xdp_md *ctx, void *data_end, __u32 opt_off, __u32 limit,
+					struct request *req)
+{
+	void *data = (void *)(long)ctx->data;
+	if (opt_off > MAX_OPTIONS_START)
+		return REASON_MALFORMED;
+	if (limit > MAX_OPTIONS_LEN)
+		limit = MAX_OPTIONS_LEN;
+	__u8 *opts = data + bounded(opt_off, OPTIONS_START_MASK);
+	__u32 off = 0;
+#pragma unroll
+	for (int i = 0; i < INLINE_OPTION_STEPS; i++) {
+		int r = option_step(data_end, opts, opt_off, limit, &off, req);
+		if (r != OPT_CONTINUE)
+			return r;
+	}
+	return parse_options(ctx, opt_off, limit, off, req);
 }
 
 // parse_bootp reads the fixed header and walks the options of a BOOTREQUEST.
@@ -365,7 +407,7 @@ static __always_inline int parse_bootp(struct xdp_md *ctx, __u8 *bootp, void *da
 	if (bootp_len <= BOOTP_OPTIONS_OFF || (void *)(cookie + 4) > data_end ||
 	    load_be32(cookie) != DHCP_MAGIC_COOKIE)
 		return PARSE_OK; // plain BOOTP, or a cookie and no options
-	return parse_options(ctx, bootp_off + BOOTP_OPTIONS_OFF, bootp_len - BOOTP_OPTIONS_OFF, req);
+	return walk_options(ctx, data_end, bootp_off + BOOTP_OPTIONS_OFF, bootp_len - BOOTP_OPTIONS_OFF, req);
 }
 
 // hash_key is the RFC 3074 Pearson hash of len bytes at key_off, walked from
@@ -389,13 +431,33 @@ __attribute__((noinline)) int hash_key(struct xdp_md *ctx, __u32 key_off, __u32 
 	return h;
 }
 
+// hash_chaddr is hash_key for chaddr[0:hlen], hlen <= 16, inline: chaddr
+// lies in the fixed header the parser checked, so the walk is unrolled with
+// constant offsets and costs no call (a BPF-to-BPF call and return cost
+// several ns here, return thunks included) and no per-byte bounds check.
+static __always_inline __u8 hash_chaddr(const __u8 *chaddr, __u8 hlen)
+{
+	__u8 h = hlen;
+#pragma unroll
+	for (int i = MAX_HLEN - 1; i >= 0; i--) {
+		if (i < hlen)
+			h = pearson[h ^ chaddr[i]];
+	}
+	return h;
+}
+
 // client_bucket: option 61 when present and non-empty, else chaddr[0:hlen].
 static __always_inline __u8 client_bucket(struct xdp_md *ctx, __u32 bootp_off, const struct request *req,
 					  const struct xdhcp_config *cfg)
 {
 	if (req->cid_len && !(cfg->flags & FLAG_CHADDR_ONLY))
 		return hash_key(ctx, req->cid_off, req->cid_len);
-	return hash_key(ctx, bootp_off + BOOTP_CHADDR_OFF, req->hlen);
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u8 *chaddr = data + bounded(bootp_off + BOOTP_CHADDR_OFF, OPTIONS_START_MASK);
+	if ((void *)(chaddr + MAX_HLEN) > data_end)
+		return hash_key(ctx, bootp_off + BOOTP_CHADDR_OFF, req->hlen); // cannot happen: parse_bootp checked it
+	return hash_chaddr(chaddr, req->hlen);
 }
 
 static __always_inline int owns(const struct xdhcp_config *cfg, __u8 bucket)
@@ -424,6 +486,29 @@ static __always_inline void count_bucket(__u8 bucket, int reason)
 		s->overridden++;
 }
 
+// The coarse clock (the time at the last tick) cached against jiffies. The
+// helper bpf_ktime_get_coarse_ns cost about 20 ns a packet here, a fifth of
+// the whole decision; bpf_jiffies64 is inlined by the verifier (one load),
+// and the coarse clock only moves when jiffies does, so the cache is
+// refreshed once a tick. It is shared by the CPUs: a CPU that reads a new
+// jiffies with the ns of the tick before is off by one tick, as the coarse
+// clock itself can be. Writes happen at most once a tick per CPU.
+struct coarse_clock {
+	__u64 ns; // written before jiffies
+	__u64 jiffies;
+};
+struct coarse_clock xdhcp_clock = {};
+
+static __always_inline __u64 coarse_now(void)
+{
+	__u64 j = bpf_jiffies64();
+	if (xdhcp_clock.jiffies != j) {
+		xdhcp_clock.ns = bpf_ktime_get_coarse_ns();
+		xdhcp_clock.jiffies = j;
+	}
+	return xdhcp_clock.ns;
+}
+
 static __always_inline void count_relay(const struct request *req, int reason, __u16 secs)
 {
 	__u32 slot = (req->giaddr * FIBONACCI_32) >> RELAY_SLOT_SHIFT;
@@ -444,7 +529,7 @@ static __always_inline void count_relay(const struct request *req, int reason, _
 		if (secs > s->max_override_secs)
 			s->max_override_secs = secs;
 	}
-	s->last_seen_ns = bpf_ktime_get_coarse_ns(); // a tick is fine, and cheaper
+	s->last_seen_ns = coarse_now(); // a tick is fine, and much cheaper
 }
 
 // hash_gate: the owner answers; the partner only once secs reaches the threshold.
@@ -468,13 +553,15 @@ static __always_inline int hash_gate(struct xdp_md *ctx, __u32 bootp_off, const 
 	return reason;
 }
 
+// HASH_GATE is what the message rules return when the hash decides.
+#define HASH_GATE (REASON_MAX + 1)
+
 // server_id_gate: a message naming a server belongs to that server. With no
 // identifiers configured this server cannot tell, so the hash decides.
-static __always_inline int server_id_gate(struct xdp_md *ctx, __u32 bootp_off, const struct request *req,
-					  const struct xdhcp_config *cfg)
+static __always_inline int server_id_gate(const struct request *req, const struct xdhcp_config *cfg)
 {
 	if (cfg->server_id_count == 0)
-		return hash_gate(ctx, bootp_off, req, cfg);
+		return HASH_GATE;
 #pragma unroll
 	for (int i = 0; i < MAX_SERVER_IDS; i++) {
 		if (i < cfg->server_id_count && cfg->server_ids[i] == req->server_id)
@@ -483,9 +570,9 @@ static __always_inline int server_id_gate(struct xdp_md *ctx, __u32 bootp_off, c
 	return REASON_OTHER_SERVER_DROPPED;
 }
 
-// decide applies the NORMAL-state message rules.
-static __always_inline int decide(struct xdp_md *ctx, __u32 bootp_off, const struct request *req,
-				  const struct xdhcp_config *cfg)
+// message_rule applies the NORMAL-state message rules: a reason, or
+// HASH_GATE when the client's bucket decides.
+static __always_inline int message_rule(const struct request *req, const struct xdhcp_config *cfg)
 {
 	if (cfg->state != STATE_NORMAL)
 		return REASON_STATE_PASS;
@@ -495,20 +582,30 @@ static __always_inline int decide(struct xdp_md *ctx, __u32 bootp_off, const str
 	case MSG_NONE:
 	case MSG_DISCOVER:
 	case MSG_INFORM:
-		return hash_gate(ctx, bootp_off, req, cfg);
+		return HASH_GATE;
 	case MSG_REQUEST:
 		if (req->ciaddr)
 			return REASON_RENEW_REBIND;
 		if (req->has_server_id)
-			return server_id_gate(ctx, bootp_off, req, cfg);
-		return hash_gate(ctx, bootp_off, req, cfg); // INIT-REBOOT
+			return server_id_gate(req, cfg);
+		return HASH_GATE; // INIT-REBOOT
 	case MSG_DECLINE:
 	case MSG_RELEASE:
 		if (req->has_server_id)
-			return server_id_gate(ctx, bootp_off, req, cfg);
-		return hash_gate(ctx, bootp_off, req, cfg);
+			return server_id_gate(req, cfg);
+		return HASH_GATE;
 	}
 	return REASON_OTHER_MESSAGE;
+}
+
+// decide: the message rules, then the hash gate (inlined once) if they say so.
+static __always_inline int decide(struct xdp_md *ctx, __u32 bootp_off, const struct request *req,
+				  const struct xdhcp_config *cfg)
+{
+	int reason = message_rule(req, cfg);
+	if (reason == HASH_GATE)
+		return hash_gate(ctx, bootp_off, req, cfg);
+	return reason;
 }
 
 static __always_inline const struct xdhcp_config *active_config(void)

@@ -13,6 +13,12 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type xdhcpCoarseClock struct {
+	_       structs.HostLayout
+	Ns      uint64
+	Jiffies uint64
+}
+
 type xdhcpXdhcpBucketStats struct {
 	_          structs.HostLayout
 	Seen       uint64
@@ -94,6 +100,7 @@ const (
 	xdhcpProgXdhcpXdp     = "xdhcp_xdp"
 	xdhcpVarUnusedFlags   = "unused_flags"
 	xdhcpVarUnusedReason  = "unused_reason"
+	xdhcpVarXdhcpClock    = "xdhcp_clock"
 )
 
 // loadXdhcp returns the embedded CollectionSpec for xdhcp.
@@ -159,6 +166,7 @@ type xdhcpMapSpecs struct {
 type xdhcpVariableSpecs struct {
 	UnusedFlags  *ebpf.VariableSpec `ebpf:"unused_flags"`
 	UnusedReason *ebpf.VariableSpec `ebpf:"unused_reason"`
+	XdhcpClock   *ebpf.VariableSpec `ebpf:"xdhcp_clock"`
 }
 
 // xdhcpObjects contains all objects after they have been loaded into the kernel.
@@ -206,6 +214,7 @@ func (m *xdhcpMaps) Close() error {
 type xdhcpVariables struct {
 	UnusedFlags  *ebpf.Variable `ebpf:"unused_flags"`
 	UnusedReason *ebpf.Variable `ebpf:"unused_reason"`
+	XdhcpClock   *ebpf.Variable `ebpf:"xdhcp_clock"`
 }
 
 // xdhcpPrograms contains all programs after they have been loaded into the kernel.

@@ -274,6 +274,8 @@ func benchDropCommand() *cli.Command {
 			&cli.IntFlag{Name: "threads", Value: 1, Usage: "generator threads, one per CPU"},
 			&cli.IntFlag{Name: "clients", Value: 65536, Usage: "distinct partner-owned clients"},
 			&cli.BoolFlag{Name: "no-relay-stats", Usage: "run xdhcp with its per-relay counters off"},
+			&cli.BoolFlag{Name: "same-cpu", Usage: "receive in the generator's softirq on its CPU (the veth default) instead of a threaded-NAPI kernel thread on a CPU of its own"},
+			&cli.IntFlag{Name: "rx-cpu", Usage: "CPU of the receiving NAPI thread (default: the last CPU)"},
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -282,8 +284,8 @@ func benchDropCommand() *cli.Command {
 			}
 			o := bench.DropOptions{Iface: c.String("iface"), LabName: fmt.Sprintf("xb-bench-%d", os.Getpid()),
 				Phase: c.Duration("phase"), Rounds: c.Int("rounds"), Threads: c.Int("threads"), Clients: c.Int("clients"),
-				NoRelayStats: c.Bool("no-relay-stats"),
-				Progress:     func(s string) { fmt.Fprintf(c.App.ErrWriter, "measuring: %s\n", s) }}
+				NoRelayStats: c.Bool("no-relay-stats"), SameCPU: c.Bool("same-cpu"), RxCPU: c.Int("rx-cpu"),
+				Progress: func(s string) { fmt.Fprintf(c.App.ErrWriter, "measuring: %s\n", s) }}
 			res, err := bench.Drop(c.Context, o)
 			if err != nil {
 				return err
@@ -292,9 +294,13 @@ func benchDropCommand() *cli.Command {
 				return writeJSON(c.App.Writer, res)
 			}
 			w := c.App.Writer
-			fmt.Fprintf(w, "flood: %d partner-owned clients, DISCOVER secs 0, %d generator thread(s), %s -> %s\n", res.Clients, res.Threads, res.Iface, res.Peer)
+			fmt.Fprintf(w, "flood: %d partner-owned clients, DISCOVER secs 0, %d generator thread(s), %s -> %s\nreceiver: %s\n", res.Clients, res.Threads, res.Iface, res.Peer, res.Receiver)
 			for _, p := range []bench.DropPhase{res.Trivial, res.XDHCP} {
-				fmt.Fprintf(w, "%-28s sent %s, received and dropped %s (%d of %d)\n", p.Program+":", benchPPS(p.SentRate), benchPPS(p.ReceivedRate), p.Received, p.Sent)
+				fmt.Fprintf(w, "%-28s sent %s, received and dropped %s (%d of %d)", p.Program+":", benchPPS(p.SentRate), benchPPS(p.ReceivedRate), p.Received, p.Sent)
+				if p.RxBusy > 0 {
+					fmt.Fprintf(w, ", receiver CPU busy %.0f%%, %s per receiver CPU-second", 100*p.RxBusy, benchPPS(p.RxPerCPUSecond))
+				}
+				fmt.Fprintln(w)
 			}
 			fmt.Fprintf(w, "ratio xdhcp/trivial: %.2f (goal >= %.1f: %s)\n", res.Ratio, res.Goal, benchMet(res.GoalMet))
 			return nil

@@ -33,6 +33,15 @@ type DropOptions struct {
 	// NoRelayStats turns xdhcp's per-relay counters off (they cost an LRU
 	// hash update per hash-gated packet).
 	NoRelayStats bool
+	// SameCPU keeps the veth's default receive path: the receiving program
+	// runs in the generator's softirq, on the generator's CPU. Otherwise
+	// (the default) the receiving end polls in a threaded-NAPI kernel
+	// thread pinned to RxCPU, as the receive side of a NIC runs on a CPU
+	// of its own (napi.go).
+	SameCPU bool
+	// RxCPU is the receiver's CPU (default: the last CPU; it must differ
+	// from the generator threads' CPUs 0..Threads-1).
+	RxCPU int
 	// Progress, when set, is told which phase runs.
 	Progress func(string)
 }
@@ -45,25 +54,42 @@ type DropPhase struct {
 	Seconds      float64 `json:"seconds"`
 	SentRate     float64 `json:"sent_pps"`
 	ReceivedRate float64 `json:"received_and_dropped_pps"`
+	// RxBusy is the share of the phase the receiving NAPI thread was on
+	// its CPU (threaded receiver only): near 1 the receiver is saturated
+	// and ReceivedRate is its capacity; well below 1 the generator is the
+	// limit.
+	RxBusy float64 `json:"rx_cpu_busy,omitempty"`
+	// RxPerCPUSecond is Received over the receiver's CPU time: the rate
+	// one receiving CPU would sustain if kept busy.
+	RxPerCPUSecond float64 `json:"received_per_rx_cpu_second,omitempty"`
+	rxSeconds      float64
 }
 
-func (p *DropPhase) add(sent, received uint64, d time.Duration) {
+func (p *DropPhase) add(sent, received uint64, d time.Duration, rxSeconds float64) {
 	p.Sent += sent
 	p.Received += received
 	p.Seconds += d.Seconds()
+	p.rxSeconds += rxSeconds
 	p.SentRate = float64(p.Sent) / p.Seconds
 	p.ReceivedRate = float64(p.Received) / p.Seconds
+	if p.rxSeconds > 0 {
+		p.RxBusy = p.rxSeconds / p.Seconds
+		p.RxPerCPUSecond = float64(p.Received) / p.rxSeconds
+	}
 }
 
 // DropResult compares the two receivers.
 type DropResult struct {
-	Iface   string        `json:"iface"`
-	Peer    string        `json:"peer"`
-	Clients int           `json:"clients"`
-	Threads int           `json:"threads"`
-	Trivial DropPhase     `json:"trivial"`
-	XDHCP   DropPhase     `json:"xdhcp"`
-	Config  decide.Config `json:"xdhcp_config"`
+	Iface   string `json:"iface"`
+	Peer    string `json:"peer"`
+	Clients int    `json:"clients"`
+	Threads int    `json:"threads"`
+	// Receiver says where the receiving program ran: "napi thread on CPU N"
+	// or "generator's CPU (softirq)".
+	Receiver string        `json:"receiver"`
+	Trivial  DropPhase     `json:"trivial"`
+	XDHCP    DropPhase     `json:"xdhcp"`
+	Config   decide.Config `json:"xdhcp_config"`
 	// Ratio is xdhcp's received-and-dropped rate over the trivial program's.
 	Ratio   float64 `json:"ratio"`
 	Goal    float64 `json:"goal_ratio_at_least"`
@@ -126,6 +152,18 @@ func Drop(ctx context.Context, o DropOptions) (*DropResult, error) {
 	if o.Clients <= 0 {
 		o.Clients = 1 << 16
 	}
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, err
+	}
+	if !o.SameCPU {
+		if o.RxCPU <= 0 {
+			o.RxCPU = ncpu - 1
+		}
+		if o.RxCPU < o.Threads || o.RxCPU >= ncpu {
+			return nil, fmt.Errorf("drop bench: the receiver needs a CPU of its own: %d generator thread(s) use CPUs 0-%d, receiver CPU %d, %d CPUs (use fewer --threads, or --same-cpu)", o.Threads, o.Threads-1, o.RxCPU, ncpu)
+		}
+	}
 	cfg := CostConfig()
 	cfg.RelayStats = !o.NoRelayStats
 	clients, err := gen.Clients(o.Clients, 1, cfg.HBA, cfg.Role)
@@ -153,7 +191,8 @@ func Drop(ctx context.Context, o DropOptions) (*DropResult, error) {
 	}
 
 	res := &DropResult{Iface: tgt.out, Peer: tgt.in, Clients: o.Clients, Threads: o.Threads, Config: cfg, Goal: DropGoal,
-		Trivial: DropPhase{Program: "trivial XDP_DROP (counts)"}, XDHCP: DropPhase{Program: "xdhcp (partner-dropped)"}}
+		Receiver: "generator's CPU (veth softirq)",
+		Trivial:  DropPhase{Program: "trivial XDP_DROP (counts)"}, XDHCP: DropPhase{Program: "xdhcp (partner-dropped)"}}
 	genOpts := gen.Options{Iface: tgt.out, Clients: clients, Types: []gen.Type{gen.Discover}, ServerID: benchServerID(),
 		Duration: o.Phase, Threads: o.Threads, Enter: tgt.enter}
 	phase := func(p *ebpf.Program, count func() (uint64, error), into *DropPhase) error {
@@ -165,21 +204,48 @@ func Drop(ctx context.Context, o DropOptions) (*DropResult, error) {
 			return err
 		}
 		defer lk.Close()
+		// The attach made the veth's NAPI instance, and with threaded
+		// set its kernel thread: pin it.
+		var rx []int
+		if !o.SameCPU {
+			if rx, err = pinNAPI(tgt.in, o.RxCPU); err != nil {
+				return err
+			}
+		}
 		before, err := count()
 		if err != nil {
 			return err
 		}
+		t0 := cpuTicks(rx)
 		r, err := gen.Run(ctx, genOpts)
 		if err != nil {
 			return err
 		}
+		t1 := cpuTicks(rx)
 		time.Sleep(50 * time.Millisecond) // the receiver drains its ring
 		after, err := count()
 		if err != nil {
 			return err
 		}
-		into.add(r.Sent, after-before, r.Elapsed)
+		into.add(r.Sent, after-before, r.Elapsed, float64(t1-t0)/clockTicks)
 		return nil
+	}
+	if !o.SameCPU {
+		// threaded is kept by the device across NAPI instances; it
+		// needs one to exist when set, so attach the trivial program once.
+		lk, err := attachNative(tgt.do, trivial.Prog, tgt.inIndex, tgt.in)
+		if err != nil {
+			return nil, err
+		}
+		prev, err := sysfsThreaded(tgt.do, tgt.in, "1")
+		lk.Close()
+		if err != nil {
+			return nil, err
+		}
+		if prev != "1" {
+			defer sysfsThreaded(tgt.do, tgt.in, prev)
+		}
+		res.Receiver = fmt.Sprintf("threaded NAPI, kernel thread pinned to CPU %d; generator on CPU 0-%d", o.RxCPU, o.Threads-1)
 	}
 	xdhcpDropped := func() (uint64, error) {
 		v, err := prog.Verdicts()

@@ -84,6 +84,14 @@ func (l lockedBuf) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+func newLockedBuf() lockedBuf { return lockedBuf{mu: &sync.Mutex{}, b: &bytes.Buffer{}} }
+
+func (l lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func newFoLab(t *testing.T) *foLab {
 	t.Helper()
 	needRoot(t)

@@ -36,6 +36,7 @@ func serveFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "client-rate", Usage: "new addresses per second per client; 0: no limit (limits: client-rate)"},
 		&cli.StringFlag{Name: "pool-reserve", Usage: "addresses of every pool share kept for known and reserved clients: N or P% (limits: pool-reserve)"},
 		&cli.BoolFlag{Name: "debug", Usage: "log every request that gets no reply"},
+		&cli.BoolFlag{Name: "keep-xdp", Usage: "leave the fast path attached when serve stops, so the next start replaces it without a gap (remove it with `xdhcp detach --iface IF --unpin`)"},
 		pinDirFlag,
 	}
 }
@@ -104,7 +105,7 @@ every bucket).`,
 				log = slog.New(debugHandler{log.Handler()})
 			}
 			m, _ := c.Context.Value(metricsKey{}).(*metrics.Metrics) // serve --metrics
-			d, err := daemon.New(daemon.Options{Config: cfg, Rule: rule, PinDir: c.String("pin-dir"), Control: c.String("control"), Logger: log, Metrics: m})
+			d, err := daemon.New(daemon.Options{Config: cfg, Rule: rule, PinDir: c.String("pin-dir"), KeepXDP: c.Bool("keep-xdp"), Control: c.String("control"), Logger: log, Metrics: m})
 			if err != nil {
 				return err
 			}

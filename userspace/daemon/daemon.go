@@ -34,6 +34,10 @@ type Options struct {
 	Rule decide.Config
 	// PinDir is the bpffs directory for the fast path's pins.
 	PinDir string
+	// KeepXDP leaves the fast path attached when the daemon stops, so the
+	// next start (restart, upgrade) replaces the program in place and no
+	// packet meets an interface without it.
+	KeepXDP bool
 	// Control is the unix socket path for `xdhcp leases` (default DB+".sock").
 	Control string
 	Logger  *slog.Logger
@@ -276,6 +280,13 @@ func (d *Daemon) attachXDP() (detach func(), err error) {
 		d.rule.mu.Lock()
 		d.rule.maps = nil
 		d.rule.mu.Unlock()
+		if d.opts.KeepXDP {
+			// The pinned link (or the netlink attachment) holds the
+			// program; closing our descriptors leaves it filtering.
+			d.log.Info("XDP left attached for the next start", "ifaces", attached, "pin_dir", d.opts.PinDir)
+			prog.Close()
+			return
+		}
 		for _, name := range attached {
 			if err := loader.Detach(name, pins); err != nil {
 				d.log.Warn("detach XDP", "iface", name, "err", err)

@@ -161,11 +161,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.fillServerIDs(); err != nil {
 		return err
 	}
-	ctl, err := d.serveControl(ctx)
-	if err != nil {
-		return err
-	}
-	defer ctl()
 	if d.cfg.XDP != "off" {
 		detach, err := d.attachXDP()
 		if err != nil {
@@ -173,6 +168,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		defer detach()
 	}
+	// The control socket answers once the fast path is in place: serve's
+	// failover engine waits for it before taking buckets back, so the
+	// partner keeps answering while the verifier runs.
+	ctl, err := d.serveControl(ctx)
+	if err != nil {
+		return err
+	}
+	defer ctl()
 	if os.Getenv("GOGC") == "" {
 		// Requests allocate short-lived messages; trade memory for less GC.
 		debug.SetGCPercent(400)

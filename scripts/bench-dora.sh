@@ -62,11 +62,12 @@ fi
 # sends a group commit's ACKs at once; a stall of the shared disk makes a
 # big one) then overflows perfdhcp's socket, and a request burst Kea's: the
 # losses measure a buffer, not a server. A small LD_PRELOAD shim (compiled
-# here, needs cc) sets RCVBUF bytes on every UDP socket perfdhcp and Kea
+# here, needs cc or clang) sets RCVBUF bytes on every UDP socket perfdhcp and Kea
 # open, the same for both servers. RCVBUF=0 leaves them as they are.
 preload=()
 if [ "$RCVBUF" != 0 ]; then
-	if command -v cc >/dev/null; then
+	ccbin=$(command -v cc || command -v clang || true)
+	if [ -n "$ccbin" ]; then
 		cat >"$tmp/rcvbuf.c" <<'C'
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -81,15 +82,17 @@ int socket(int domain, int type, int protocol)
 	const char *s = getenv("XDHCP_BENCH_RCVBUF");
 	if (fd >= 0 && s && (type & 0xf) == SOCK_DGRAM) {
 		int v = atoi(s);
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+		/* FORCE (root) is not capped by net.core.rmem_max; xdhcp uses it too. */
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) != 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
 	}
 	return fd;
 }
 C
-		cc -shared -fPIC -O2 -o "$tmp/rcvbuf.so" "$tmp/rcvbuf.c" -ldl
+		"$ccbin" -shared -fPIC -O2 -o "$tmp/rcvbuf.so" "$tmp/rcvbuf.c" -ldl
 		preload=(env "LD_PRELOAD=$tmp/rcvbuf.so" "XDHCP_BENCH_RCVBUF=$RCVBUF")
 	else
-		echo "bench-dora.sh: no cc: perfdhcp and Kea keep their default receive buffers" >&2
+		echo "bench-dora.sh: no cc or clang: perfdhcp and Kea keep their default receive buffers" >&2
 		RCVBUF=0
 	fi
 fi

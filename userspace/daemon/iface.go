@@ -43,9 +43,19 @@ func openLink(ctx context.Context, name string, log *slog.Logger) (*link, error)
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
-			for _, o := range [][2]int{{unix.SO_REUSEADDR, 1}, {unix.SO_BROADCAST, 1}, {unix.SO_RCVBUF, 4 << 20}, {unix.SO_SNDBUF, 4 << 20}} {
+			for _, o := range [][2]int{{unix.SO_REUSEADDR, 1}, {unix.SO_BROADCAST, 1}} {
 				if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[0], o[1]); serr != nil {
 					return
+				}
+			}
+			// Bursts (a group commit's ACKs, a relay's backlog) need deep
+			// queues; net.core.[rw]mem_max caps the plain options, the
+			// FORCE ones (CAP_NET_ADMIN, which XDP needs anyway) do not.
+			for _, o := range [][3]int{{unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, 4 << 20}, {unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, 4 << 20}} {
+				if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[0], o[2]) != nil {
+					if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[1], o[2]); serr != nil {
+						return
+					}
 				}
 			}
 			serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name)

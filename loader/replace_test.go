@@ -31,7 +31,12 @@ func TestReplaceHasNoGap(t *testing.T) {
 
 func replaceUnderLoad(t *testing.T, persistent bool) {
 	ctx := context.Background()
-	id := fmt.Sprintf("xdr%d%v", os.Getpid()%100000, persistent)[:12]
+	kind := "n" // netlink
+	if persistent {
+		kind = "l" // bpf_link
+	}
+	// Fixed width whatever the PID: namespace names stay short and distinct.
+	id := fmt.Sprintf("xdr%05d%s", os.Getpid()%100000, kind)
 	srv, err := labnet.NewNS(ctx, id+"s")
 	if err != nil {
 		t.Fatal(err)

@@ -20,12 +20,12 @@ func TestDropShort(t *testing.T) {
 	t.Logf("trivial %.0f pps (sent %d, got %d); xdhcp %.0f pps (sent %d, got %d); ratio %.2f",
 		res.Trivial.ReceivedRate, res.Trivial.Sent, res.Trivial.Received,
 		res.XDHCP.ReceivedRate, res.XDHCP.Sent, res.XDHCP.Received, res.Ratio)
-	for _, p := range []DropPhase{res.Trivial, res.XDHCP} {
+	for _, p := range []DropPhase{res.Trivial, res.Reader, res.XDHCP} {
 		if p.Received == 0 || p.Received > p.Sent {
 			t.Errorf("%s: received %d of %d sent", p.Program, p.Received, p.Sent)
 		}
 	}
-	if res.Ratio <= 0 {
-		t.Errorf("ratio %v", res.Ratio)
+	if res.Ratio <= 0 || res.RatioToReader <= 0 {
+		t.Errorf("ratios %v, %v", res.Ratio, res.RatioToReader)
 	}
 }

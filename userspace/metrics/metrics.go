@@ -138,44 +138,32 @@ func (m *Metrics) TimeStore(op string) func() {
 
 // SetPools registers the function read on every scrape for the pool gauges.
 func (m *Metrics) SetPools(fn func() []Pool) {
-	if m == nil {
-		return
+	if m != nil { // metrics off
+		setLocked(&m.mu, &m.pools, fn)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.pools = fn
 }
 
 // SetFailover registers the function read on every scrape for the failover gauges.
 func (m *Metrics) SetFailover(fn func() Failover) {
-	if m == nil {
-		return
+	if m != nil { // metrics off
+		setLocked(&m.mu, &m.failover, fn)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.failover = fn
 }
 
 // SetDrops registers the function read on every scrape for the responder's
 // drop counters by reason (rate limits, pool reserve, store faults).
 func (m *Metrics) SetDrops(fn func() map[string]uint64) {
-	if m == nil {
-		return
+	if m != nil { // metrics off
+		setLocked(&m.mu, &m.drops, fn)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.drops = fn
 }
 
 // SetStoreFaults registers the function read on every scrape for the lease
 // store's failed commits.
 func (m *Metrics) SetStoreFaults(fn func() StoreFaults) {
-	if m == nil {
-		return
+	if m != nil { // metrics off
+		setLocked(&m.mu, &m.faults, fn)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.faults = fn
 }
 
 func (m *Metrics) sources() (func() []Pool, func() Failover) {
@@ -274,4 +262,11 @@ func (d *DHCP) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range []prometheus.Counter{d.offers, d.acks, d.naks, d.declines} {
 		c.Collect(ch)
 	}
+}
+
+// setLocked installs a scrape-time source under the scrape lock.
+func setLocked[T any](mu *sync.Mutex, dst *T, fn T) {
+	mu.Lock()
+	defer mu.Unlock()
+	*dst = fn
 }

@@ -42,12 +42,14 @@
 
 // bounded(x, mask) is x & mask with the mask kept: the empty asm hides what
 // clang knows about x, so it cannot drop the mask as redundant, and the
-// verifier sees the bound right where the pointer arithmetic needs it.
-#define bounded(x, mask)                         \
-	({                                       \
-		__u32 __v = (x);                 \
-		asm volatile("" : "+r"(__v));    \
-		__v & (mask);                    \
+// verifier sees the bound right where the pointer arithmetic needs it. A
+// constant needs no hiding (the verifier knows it), and stays foldable.
+#define bounded(x, mask)                                 \
+	({                                               \
+		__u32 __v = (x);                         \
+		if (!__builtin_constant_p(x))            \
+			asm volatile("" : "+r"(__v));    \
+		__v & (mask);                            \
 	})
 #define OPTIONS_START_MASK 0x3ff
 #define OPTIONS_LEN_MASK 0x7ff
@@ -274,11 +276,6 @@ static __always_inline int parse_l2_l4(void *data, void *data_end, __u32 *bootp_
 	return PARSE_OK;
 }
 
-static __always_inline __u32 load_be32(const __u8 *p)
-{
-	return ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | p[3];
-}
-
 // option_step is one step of the option walk at *off: it records what the
 // rule needs and moves *off to the next option. It returns OPT_CONTINUE,
 // PARSE_OK (END, or the end of the area) or REASON_MALFORMED.
@@ -399,13 +396,13 @@ static __always_inline int parse_bootp(struct xdp_md *ctx, __u8 *bootp, void *da
 	req->hlen = bootp[2];
 	if (req->hlen > MAX_HLEN)
 		return REASON_MALFORMED;
-	req->secs = ((__u16)bootp[BOOTP_SECS_OFF] << 8) | bootp[BOOTP_SECS_OFF + 1];
+	req->secs = bpf_ntohs(*(__u16 *)(bootp + BOOTP_SECS_OFF));
 	req->ciaddr = *(__u32 *)(bootp + BOOTP_CIADDR_OFF);
 	req->giaddr = *(__u32 *)(bootp + BOOTP_GIADDR_OFF);
 
 	__u8 *cookie = bootp + BOOTP_COOKIE_OFF;
 	if (bootp_len <= BOOTP_OPTIONS_OFF || (void *)(cookie + 4) > data_end ||
-	    load_be32(cookie) != DHCP_MAGIC_COOKIE)
+	    *(__u32 *)cookie != bpf_htonl(DHCP_MAGIC_COOKIE))
 		return PARSE_OK; // plain BOOTP, or a cookie and no options
 	return walk_options(ctx, data_end, bootp_off + BOOTP_OPTIONS_OFF, bootp_len - BOOTP_OPTIONS_OFF, req);
 }
@@ -431,17 +428,34 @@ __attribute__((noinline)) int hash_key(struct xdp_md *ctx, __u32 key_off, __u32 
 	return h;
 }
 
-// hash_chaddr is hash_key for chaddr[0:hlen], hlen <= 16, inline: chaddr
-// lies in the fixed header the parser checked, so the walk is unrolled with
-// constant offsets and costs no call (a BPF-to-BPF call and return cost
-// several ns here, return thunks included) and no per-byte bounds check.
-static __always_inline __u8 hash_chaddr(const __u8 *chaddr, __u8 hlen)
+// PEARSON_STEP is one step of the RFC 3074 walk, from the last byte down.
+#define PEARSON_STEP(h, p, i) (h) = pearson[(h) ^ (p)[i]]
+
+// hash_short is hash_key for a key of at most MAX_HLEN bytes whose bytes
+// the caller has bounds-checked, inline: chaddr, or an option 61 with room
+// behind it. The switch enters the straight walk at the key's length (a
+// few compares instead of one per possible byte), and there is no call
+// (a BPF-to-BPF call and its return thunk cost several ns here).
+static __always_inline __u8 hash_short(const __u8 *key, __u32 len)
 {
-	__u8 h = hlen;
-#pragma unroll
-	for (int i = MAX_HLEN - 1; i >= 0; i--) {
-		if (i < hlen)
-			h = pearson[h ^ chaddr[i]];
+	__u8 h = len;
+	switch (len) {
+	case 16: PEARSON_STEP(h, key, 15); // fall through
+	case 15: PEARSON_STEP(h, key, 14); // fall through
+	case 14: PEARSON_STEP(h, key, 13); // fall through
+	case 13: PEARSON_STEP(h, key, 12); // fall through
+	case 12: PEARSON_STEP(h, key, 11); // fall through
+	case 11: PEARSON_STEP(h, key, 10); // fall through
+	case 10: PEARSON_STEP(h, key, 9); // fall through
+	case 9: PEARSON_STEP(h, key, 8); // fall through
+	case 8: PEARSON_STEP(h, key, 7); // fall through
+	case 7: PEARSON_STEP(h, key, 6); // fall through
+	case 6: PEARSON_STEP(h, key, 5); // fall through
+	case 5: PEARSON_STEP(h, key, 4); // fall through
+	case 4: PEARSON_STEP(h, key, 3); // fall through
+	case 3: PEARSON_STEP(h, key, 2); // fall through
+	case 2: PEARSON_STEP(h, key, 1); // fall through
+	case 1: PEARSON_STEP(h, key, 0);
 	}
 	return h;
 }
@@ -450,14 +464,18 @@ static __always_inline __u8 hash_chaddr(const __u8 *chaddr, __u8 hlen)
 static __always_inline __u8 client_bucket(struct xdp_md *ctx, __u32 bootp_off, const struct request *req,
 					  const struct xdhcp_config *cfg)
 {
-	if (req->cid_len && !(cfg->flags & FLAG_CHADDR_ONLY))
-		return hash_key(ctx, req->cid_off, req->cid_len);
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
+	if (req->cid_len && !(cfg->flags & FLAG_CHADDR_ONLY)) {
+		__u8 *cid = data + bounded(req->cid_off, KEY_OFF_MASK);
+		if (req->cid_len <= MAX_HLEN && (void *)(cid + MAX_HLEN) <= data_end)
+			return hash_short(cid, req->cid_len);
+		return hash_key(ctx, req->cid_off, req->cid_len);
+	}
 	__u8 *chaddr = data + bounded(bootp_off + BOOTP_CHADDR_OFF, OPTIONS_START_MASK);
 	if ((void *)(chaddr + MAX_HLEN) > data_end)
 		return hash_key(ctx, bootp_off + BOOTP_CHADDR_OFF, req->hlen); // cannot happen: parse_bootp checked it
-	return hash_chaddr(chaddr, req->hlen);
+	return hash_short(chaddr, req->hlen);
 }
 
 static __always_inline int owns(const struct xdhcp_config *cfg, __u8 bucket)
@@ -608,6 +626,33 @@ static __always_inline int decide(struct xdp_md *ctx, __u32 bootp_off, const str
 	return reason;
 }
 
+// PLAIN_BOOTP_OFF is where BOOTP starts in an untagged IPv4 frame without
+// IP options: the shape of nearly every DHCP request.
+#define PLAIN_BOOTP_OFF (ETH_HLEN + IP_MIN_HDR_LEN + UDP_HLEN)
+#define UDP_HLEN 8
+
+// malformed: the configuration decides whether malformed requests are dropped.
+static __always_inline int malformed(int reason, const struct xdhcp_config *cfg)
+{
+	if (reason == REASON_MALFORMED && (cfg->flags & FLAG_DROP_MALFORMED))
+		return REASON_MALFORMED_DROPPED;
+	return reason;
+}
+
+// classify parses the BOOTP message at bootp_off and decides its verdict.
+static __always_inline int classify(struct xdp_md *ctx, __u32 bootp_off, __u32 bootp_len,
+				    const struct xdhcp_config *cfg)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u8 *bootp = data + (bootp_off & 0xff);
+	struct request req = {};
+	int reason = parse_bootp(ctx, bootp, data_end, bootp_off, bootp_len, &req);
+	if (reason != PARSE_OK)
+		return malformed(reason, cfg);
+	return decide(ctx, bootp_off, &req, cfg);
+}
+
 static __always_inline const struct xdhcp_config *active_config(void)
 {
 	__u32 zero = 0;
@@ -664,13 +709,12 @@ int xdhcp_xdp(struct xdp_md *ctx)
 	if (!cfg)
 		return verdict(ctx, reason == PARSE_OK ? REASON_STATE_PASS : reason);
 
-	__u8 *bootp = data + (bootp_off & 0xff);
-	struct request req = {};
-	if (reason == PARSE_OK)
-		reason = parse_bootp(ctx, bootp, data_end, bootp_off, bootp_len, &req);
-	if (reason == REASON_MALFORMED && (cfg->flags & FLAG_DROP_MALFORMED))
-		reason = REASON_MALFORMED_DROPPED;
 	if (reason != PARSE_OK)
-		return verdict(ctx, reason);
-	return verdict(ctx, decide(ctx, bootp_off, &req, cfg));
+		return verdict(ctx, malformed(reason, cfg));
+	// The same steps twice: once with BOOTP at a constant offset, so clang
+	// folds every offset after it and the loads of chaddr and the options
+	// need not wait for the IPv4 header's length to arrive from memory.
+	if (bootp_off == PLAIN_BOOTP_OFF)
+		return verdict(ctx, classify(ctx, PLAIN_BOOTP_OFF, bootp_len, cfg));
+	return verdict(ctx, classify(ctx, bootp_off, bootp_len, cfg));
 }

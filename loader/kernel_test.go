@@ -2,6 +2,7 @@ package loader
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -428,4 +429,67 @@ func TestInterfaceCounters(t *testing.T) {
 	if len(per) != 1 || v[decide.ReasonPartnerDropped] != 6 || v[decide.ReasonSecsOverride] != 2 {
 		t.Errorf("per-interface verdicts %v, want lo with 6 dropped and 2 overridden", per)
 	}
+}
+
+// TestKeyLengthsInKernel hashes every length of key the program has a path
+// for: chaddr of 0-16 bytes and option 61 of 1-16 bytes (inline walk) and
+// longer (the bounded loop), in the plain layout (BOOTP at a constant offset)
+// and behind VLAN tags and IPv4 options: exactly the Go bucket must count.
+func TestKeyLengthsInKernel(t *testing.T) {
+	p := loadTest(t)
+	cfg := setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: decide.Primary, Threshold: 6, State: decide.Normal})
+	key := func(n int, salt byte) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*37) ^ salt
+		}
+		return b
+	}
+	type tc struct {
+		name string
+		m    *dhcpv4.DHCPv4
+		key  []byte
+	}
+	var cases []tc
+	for n := 0; n <= 16; n++ {
+		m := msg(t, nil, 0)
+		m.ClientHWAddr = key(n, 0x5a)
+		cases = append(cases, tc{fmt.Sprintf("chaddr/%d", n), m, m.ClientHWAddr})
+	}
+	for _, n := range []int{1, 2, 6, 7, 15, 16, 17, 20, 64} {
+		cid := key(n, 0xa5)
+		m := msg(t, macP, 0, dhcpv4.WithOption(dhcpv4.OptClientIdentifier(cid)))
+		cases = append(cases, tc{fmt.Sprintf("option61/%d", n), m, cid})
+	}
+	for _, c := range cases {
+		plain := frames.Frame{Src: macP, Payload: c.m.ToBytes()}.Bytes()
+		tagged := frames.Frame{Src: macP, VLANs: []uint16{7}, IPOptions: []byte{1, 1, 1, 1}, Payload: c.m.ToBytes()}.Bytes()
+		for layout, frame := range map[string][]byte{"plain": plain, "tagged": tagged} {
+			if err := p.ResetCounters(); err != nil {
+				t.Fatal(err)
+			}
+			want := decide.Bucket(c.key)
+			reason := decide.ReasonPartnerDropped
+			if cfg.HBA.Owner(want) == cfg.Role {
+				reason = decide.ReasonOwned
+			}
+			checkFrame(t, p, cfg, c.name+"/"+layout, frame, reason)
+			bs, err := p.Buckets()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for b, s := range bs {
+				if wantSeen := uint64(b2u(b == int(want))); s.Seen != wantSeen {
+					t.Errorf("%s/%s: bucket %d seen %d, want %d (key hashes to %d)", c.name, layout, b, s.Seen, wantSeen, want)
+				}
+			}
+		}
+	}
+}
+
+func b2u(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -2,8 +2,8 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -24,8 +24,8 @@ type DropOptions struct {
 	// namespace, receives. Empty: the bench builds a lab namespace LabName.
 	Iface   string
 	LabName string
-	// Phase is how long each measurement lasts (default 2s); Rounds how many
-	// trivial/xdhcp pairs run, alternating (default 2).
+	// Phase is how long each measurement lasts (default 1s); Rounds how many
+	// trivial/reading/xdhcp triples run, alternating (default 6).
 	Phase   time.Duration
 	Rounds  int
 	Threads int
@@ -94,12 +94,33 @@ type DropResult struct {
 	Reader DropPhase     `json:"trivial_reading"`
 	XDHCP  DropPhase     `json:"xdhcp"`
 	Config decide.Config `json:"xdhcp_config"`
-	// Ratio is xdhcp's received-and-dropped rate over the trivial program's.
+	// Rounds are the per-round rates and ratios, each from phases run one
+	// after the other.
+	Rounds []DropRound `json:"rounds"`
+	// Ratio is the median over rounds of xdhcp's received-and-dropped rate
+	// over the trivial program's in the same round: this machine's host
+	// slows the guest by up to half for seconds at a time, and the median
+	// keeps a round it hits from standing for the program.
 	Ratio float64 `json:"ratio"`
-	// RatioToReader is xdhcp's rate over the reading baseline's.
+	// RatioMin and RatioMax are the spread of the rounds' ratios;
+	// RatioPooled is xdhcp's rate over the trivial one's over all phases.
+	RatioMin    float64 `json:"ratio_min"`
+	RatioMax    float64 `json:"ratio_max"`
+	RatioPooled float64 `json:"ratio_pooled"`
+	// RatioToReader is the median over rounds of xdhcp's rate over the
+	// reading baseline's.
 	RatioToReader float64 `json:"ratio_to_reading"`
 	Goal          float64 `json:"goal_ratio_at_least"`
 	GoalMet       bool    `json:"goal_met"`
+}
+
+// DropRound is one round: each receiver's rate and xdhcp's ratios.
+type DropRound struct {
+	Trivial       float64 `json:"trivial_pps"`
+	Reader        float64 `json:"trivial_reading_pps"`
+	XDHCP         float64 `json:"xdhcp_pps"`
+	Ratio         float64 `json:"ratio"`
+	RatioToReader float64 `json:"ratio_to_reading"`
 }
 
 // touchedBytes are one byte in each cache line xdhcp's verdict reads for
@@ -154,10 +175,10 @@ func (o *DropOptions) target() (*dropTarget, func(), error) {
 // compares the rates at which each received and dropped them.
 func Drop(ctx context.Context, o DropOptions) (*DropResult, error) {
 	if o.Phase <= 0 {
-		o.Phase = 2 * time.Second
+		o.Phase = time.Second
 	}
 	if o.Rounds <= 0 {
-		o.Rounds = 2
+		o.Rounds = 6
 	}
 	if o.Threads <= 0 {
 		o.Threads = 1
@@ -214,13 +235,13 @@ func Drop(ctx context.Context, o DropOptions) (*DropResult, error) {
 		XDHCP: DropPhase{Program: "xdhcp (partner-dropped)"}}
 	genOpts := gen.Options{Iface: tgt.out, Clients: clients, Types: []gen.Type{gen.Discover}, ServerID: benchServerID(),
 		Duration: o.Phase, Threads: o.Threads, Enter: tgt.enter}
-	phase := func(p *ebpf.Program, count func() (uint64, error), into *DropPhase) error {
+	phase := func(p *ebpf.Program, count func() (uint64, error), into *DropPhase) (rate float64, err error) {
 		if o.Progress != nil {
 			o.Progress(into.Program)
 		}
 		lk, err := attachNative(tgt.do, p, tgt.inIndex, tgt.in)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		defer lk.Close()
 		// The attach made the veth's NAPI instance, and with threaded
@@ -228,26 +249,26 @@ func Drop(ctx context.Context, o DropOptions) (*DropResult, error) {
 		var rx []int
 		if !o.SameCPU {
 			if rx, err = pinNAPI(tgt.in, o.RxCPU); err != nil {
-				return err
+				return 0, err
 			}
 		}
 		before, err := count()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		t0 := cpuTicks(rx)
 		r, err := gen.Run(ctx, genOpts)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		t1 := cpuTicks(rx)
 		time.Sleep(50 * time.Millisecond) // the receiver drains its ring
 		after, err := count()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		into.add(r.Sent, after-before, r.Elapsed, float64(t1-t0)/clockTicks)
-		return nil
+		return float64(after-before) / r.Elapsed.Seconds(), nil
 	}
 	if !o.SameCPU {
 		// threaded is kept by the device across NAPI instances; it
@@ -276,27 +297,32 @@ func Drop(ctx context.Context, o DropOptions) (*DropResult, error) {
 		}
 		return v[decide.ReasonPartnerDropped], nil
 	}
+	var ratios, toReader []float64
 	for r := 0; r < o.Rounds; r++ {
-		if err := phase(trivial.Prog, trivial.Count, &res.Trivial); err != nil {
+		var rd DropRound
+		var err error
+		if rd.Trivial, err = phase(trivial.Prog, trivial.Count, &res.Trivial); err != nil {
 			return nil, err
 		}
-		if err := phase(reader.Prog, reader.Count, &res.Reader); err != nil {
+		if rd.Reader, err = phase(reader.Prog, reader.Count, &res.Reader); err != nil {
 			return nil, err
 		}
-		if err := phase(prog.XDP(), xdhcpDropped, &res.XDHCP); err != nil {
+		if rd.XDHCP, err = phase(prog.XDP(), xdhcpDropped, &res.XDHCP); err != nil {
 			return nil, err
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if rd.Trivial == 0 || rd.Reader == 0 {
+			return nil, fmt.Errorf("drop bench: round %d: a baseline receiver saw no packets", r+1)
+		}
+		rd.Ratio, rd.RatioToReader = rd.XDHCP/rd.Trivial, rd.XDHCP/rd.Reader
+		ratios, toReader = append(ratios, rd.Ratio), append(toReader, rd.RatioToReader)
+		res.Rounds = append(res.Rounds, rd)
 	}
-	if res.Trivial.ReceivedRate == 0 {
-		return nil, errors.New("drop bench: the trivial receiver saw no packets")
-	}
-	res.Ratio = res.XDHCP.ReceivedRate / res.Trivial.ReceivedRate
-	if res.Reader.ReceivedRate > 0 {
-		res.RatioToReader = res.XDHCP.ReceivedRate / res.Reader.ReceivedRate
-	}
+	res.Ratio, res.RatioToReader = median(ratios), median(toReader)
+	res.RatioMin, res.RatioMax = slices.Min(ratios), slices.Max(ratios)
+	res.RatioPooled = res.XDHCP.ReceivedRate / res.Trivial.ReceivedRate
 	res.GoalMet = res.Ratio >= DropGoal
 	return res, nil
 }

@@ -13,7 +13,7 @@ import (
 func TestDropShort(t *testing.T) {
 	needRoot(t)
 	res, err := Drop(context.Background(), DropOptions{LabName: fmt.Sprintf("xb-test-%d-drop", os.Getpid()),
-		Phase: 300 * time.Millisecond, Rounds: 1, Clients: 4096})
+		Phase: 300 * time.Millisecond, Rounds: 3, Clients: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,5 +27,21 @@ func TestDropShort(t *testing.T) {
 	}
 	if res.Ratio <= 0 || res.RatioToReader <= 0 {
 		t.Errorf("ratios %v, %v", res.Ratio, res.RatioToReader)
+	}
+	// The headline ratio is the middle round's: one of the rounds, inside the spread.
+	if len(res.Rounds) != 3 {
+		t.Fatalf("%d rounds reported, want 3", len(res.Rounds))
+	}
+	middle := 0
+	for _, r := range res.Rounds {
+		if r.Ratio != r.XDHCP/r.Trivial || r.Ratio < res.RatioMin || r.Ratio > res.RatioMax {
+			t.Errorf("round %+v inconsistent with spread %v-%v", r, res.RatioMin, res.RatioMax)
+		}
+		if r.Ratio == res.Ratio {
+			middle++
+		}
+	}
+	if middle == 0 {
+		t.Errorf("median ratio %v is none of the rounds' %+v", res.Ratio, res.Rounds)
 	}
 }

@@ -22,6 +22,7 @@
 #define VLAN_HDR_LEN 4
 #define IP_FRAG_MASK 0x3fff
 #define IP_MIN_HDR_LEN 20
+#define IPV4_NO_OPTIONS 0x45 // version 4, header length 5 words
 #define DHCP_SERVER_PORT 67
 
 #define BOOTREQUEST 1
@@ -229,6 +230,27 @@ struct request {
 	__u8 has_server_id;
 	__u8 overload;
 };
+
+// plain_udp67 is parse_l2_l4's PARSE_OK for the usual frame, untagged IPv4
+// without IP options, unfragmented, to UDP 67 with consistent lengths, at
+// constant offsets; 0 sends every other frame to the general walk.
+static __always_inline int plain_udp67(void *data, void *data_end, __u32 *bootp_len)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip + 1);
+	if ((void *)(udp + 1) > data_end)
+		return 0;
+	if (eth->h_proto != bpf_htons(ETH_P_IP) || *(__u8 *)ip != IPV4_NO_OPTIONS || ip->protocol != IPPROTO_UDP ||
+	    (ip->frag_off & bpf_htons(IP_FRAG_MASK)) || udp->dest != bpf_htons(DHCP_SERVER_PORT))
+		return 0;
+	__u32 udp_len = bpf_ntohs(udp->len);
+	if (udp_len < sizeof(*udp) || bpf_ntohs(ip->tot_len) < IP_MIN_HDR_LEN + udp_len ||
+	    (void *)udp + udp_len > data_end)
+		return 0;
+	*bootp_len = udp_len - sizeof(*udp);
+	return 1;
+}
 
 // parse_l2_l4 walks Ethernet, VLAN tags, IPv4 and UDP. It returns PARSE_OK
 // and the BOOTP start and length, or the reason to pass the frame untouched.
@@ -626,6 +648,16 @@ static __always_inline int decide(struct xdp_md *ctx, __u32 bootp_off, const str
 	return reason;
 }
 
+static __always_inline const struct xdhcp_config *active_config(void)
+{
+	__u32 zero = 0;
+	__u32 *slot = bpf_map_lookup_elem(&xdhcp_active, &zero);
+	if (!slot)
+		return 0;
+	__u32 idx = *slot & 1;
+	return bpf_map_lookup_elem(&xdhcp_cfg, &idx);
+}
+
 // PLAIN_BOOTP_OFF is where BOOTP starts in an untagged IPv4 frame without
 // IP options: the shape of nearly every DHCP request.
 #define PLAIN_BOOTP_OFF (ETH_HLEN + IP_MIN_HDR_LEN + UDP_HLEN)
@@ -640,9 +672,11 @@ static __always_inline int malformed(int reason, const struct xdhcp_config *cfg)
 }
 
 // classify parses the BOOTP message at bootp_off and decides its verdict.
-static __always_inline int classify(struct xdp_md *ctx, __u32 bootp_off, __u32 bootp_len,
-				    const struct xdhcp_config *cfg)
+static __always_inline int classify(struct xdp_md *ctx, __u32 bootp_off, __u32 bootp_len)
 {
+	const struct xdhcp_config *cfg = active_config();
+	if (!cfg)
+		return REASON_STATE_PASS;
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u8 *bootp = data + (bootp_off & 0xff);
@@ -653,15 +687,6 @@ static __always_inline int classify(struct xdp_md *ctx, __u32 bootp_off, __u32 b
 	return decide(ctx, bootp_off, &req, cfg);
 }
 
-static __always_inline const struct xdhcp_config *active_config(void)
-{
-	__u32 zero = 0;
-	__u32 *slot = bpf_map_lookup_elem(&xdhcp_active, &zero);
-	if (!slot)
-		return 0;
-	__u32 idx = *slot & 1;
-	return bpf_map_lookup_elem(&xdhcp_cfg, &idx);
-}
 
 static __always_inline void count_iface(struct xdp_md *ctx, int reason)
 {
@@ -701,20 +726,17 @@ int xdhcp_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 bootp_off = 0, bootp_len = 0;
 
+	// The usual frame takes the same steps with every offset a constant:
+	// clang folds them, and the loads of chaddr and the options need not
+	// wait for the IPv4 header's length to arrive from memory.
+	if (plain_udp67(data, data_end, &bootp_len))
+		return verdict(ctx, classify(ctx, PLAIN_BOOTP_OFF, bootp_len));
+
 	int reason = parse_l2_l4(data, data_end, &bootp_off, &bootp_len);
-	if (reason != PARSE_OK && reason != REASON_MALFORMED)
+	if (reason == PARSE_OK)
+		return verdict(ctx, classify(ctx, bootp_off, bootp_len));
+	if (reason != REASON_MALFORMED)
 		return verdict(ctx, reason);
-
 	const struct xdhcp_config *cfg = active_config();
-	if (!cfg)
-		return verdict(ctx, reason == PARSE_OK ? REASON_STATE_PASS : reason);
-
-	if (reason != PARSE_OK)
-		return verdict(ctx, malformed(reason, cfg));
-	// The same steps twice: once with BOOTP at a constant offset, so clang
-	// folds every offset after it and the loads of chaddr and the options
-	// need not wait for the IPv4 header's length to arrive from memory.
-	if (bootp_off == PLAIN_BOOTP_OFF)
-		return verdict(ctx, classify(ctx, PLAIN_BOOTP_OFF, bootp_len, cfg));
-	return verdict(ctx, classify(ctx, bootp_off, bootp_len, cfg));
+	return verdict(ctx, cfg ? malformed(reason, cfg) : reason);
 }

@@ -269,8 +269,8 @@ func benchDropCommand() *cli.Command {
 		Usage: "partner-owned flood into a veth: rate xdhcp receives and drops against a trivial XDP_DROP program, same run",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "iface", Usage: "veth to send out of; its peer in this network namespace receives (default: a veth pair in a namespace of its own)"},
-			&cli.DurationFlag{Name: "phase", Value: time.Second, Usage: "length of each measurement"},
-			&cli.IntFlag{Name: "rounds", Value: 6, Usage: "rounds of trivial/reading/xdhcp measurements, alternating; the ratio is their median"},
+			&cli.DurationFlag{Name: "phase", Value: bench.DefaultDropSlice, Usage: "length of each receiver's slice of the one generator run"},
+			&cli.IntFlag{Name: "rounds", Value: bench.DefaultDropRounds, Usage: "rounds of trivial/reading/xdhcp slices, in turn on one link; the ratio is the rounds' median"},
 			&cli.IntFlag{Name: "threads", Value: 1, Usage: "generator threads, one per CPU"},
 			&cli.IntFlag{Name: "clients", Value: 65536, Usage: "distinct partner-owned clients"},
 			&cli.BoolFlag{Name: "no-relay-stats", Usage: "run xdhcp with its per-relay counters off"},
@@ -279,8 +279,13 @@ func benchDropCommand() *cli.Command {
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
-			if c.Int("rounds") < 1 || c.Int("threads") < 1 || c.Duration("phase") <= 0 {
-				return fmt.Errorf("--rounds, --threads and --phase must be positive")
+			for _, n := range []string{"rounds", "threads"} {
+				if c.Int(n) < 1 {
+					return fmt.Errorf("--%s %d: want at least 1", n, c.Int(n))
+				}
+			}
+			if c.Duration("phase") <= 0 {
+				return fmt.Errorf("--phase %v: want a positive duration", c.Duration("phase"))
 			}
 			o := bench.DropOptions{Iface: c.String("iface"), LabName: fmt.Sprintf("xb-bench-%d", os.Getpid()),
 				Phase: c.Duration("phase"), Rounds: c.Int("rounds"), Threads: c.Int("threads"), Clients: c.Int("clients"),
@@ -302,13 +307,20 @@ func benchDropCommand() *cli.Command {
 				}
 				fmt.Fprintln(w)
 			}
-			fmt.Fprintf(w, "rounds xdhcp/trivial:")
+			how := ""
+			if res.AtOfferedLoad {
+				how = " at the same offered load"
+			}
+			fmt.Fprintf(w, "rounds xdhcp/trivial%s:", how)
 			for _, r := range res.Rounds {
 				fmt.Fprintf(w, " %.2f", r.Ratio)
 			}
 			fmt.Fprintln(w)
-			fmt.Fprintf(w, "ratio xdhcp/trivial: %.2f, median of %d rounds (spread %.2f-%.2f, all phases pooled %.2f) (goal >= %.1f: %s)\n",
-				res.Ratio, len(res.Rounds), res.RatioMin, res.RatioMax, res.RatioPooled, res.Goal, benchMet(res.GoalMet))
+			fmt.Fprintf(w, "ratio xdhcp/trivial%s: %.2f, median of %d rounds of %v slices (quartiles %.2f-%.2f, spread %.2f-%.2f, all slices pooled %.2f) (goal >= %.1f: %s)\n",
+				how, res.Ratio, len(res.Rounds), res.Slice, res.RatioQ1, res.RatioQ3, res.RatioMin, res.RatioMax, res.RatioPooled, res.Goal, benchMet(res.GoalMet))
+			if res.AtOfferedLoad {
+				fmt.Fprintf(w, "  (each rate over the generator's rate in its own slice; the plain ratio of rates, with the generator's swings between slices in it: median %.2f)\n", res.RatioRates)
+			}
 			fmt.Fprintf(w, "ratio xdhcp/trivial reading the same cache lines: %.2f (the program's own cost; the rest is the frame's memory)\n", res.RatioToReader)
 			return nil
 		},

@@ -145,3 +145,49 @@ func TestBenchGenCommandIntoVeth(t *testing.T) {
 		t.Fatalf("receiver counted %d, the command sent %d", got, want)
 	}
 }
+
+// `xdhcp bench drop --json`: the ratio fields the README names, a round per
+// --rounds, and the three receivers each saw the flood.
+func TestBenchDropJSON(t *testing.T) {
+	benchNeedRoot(t)
+	app := newApp()
+	var out bytes.Buffer
+	app.Writer, app.ErrWriter = &out, os.Stderr
+	if err := app.Run([]string{"xdhcp", "bench", "drop", "--rounds", "3", "--phase", "150ms", "--clients", "2048", "--json"}); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Ratio         float64 `json:"ratio"`
+		RatioRates    float64 `json:"ratio_of_rates"`
+		AtOfferedLoad bool    `json:"at_offered_load"`
+		Q1            float64 `json:"ratio_q1"`
+		Q3            float64 `json:"ratio_q3"`
+		Rounds        []struct {
+			Ratio float64 `json:"ratio"`
+		} `json:"rounds"`
+		Trivial, XDHCP struct {
+			Received uint64 `json:"received_and_dropped"`
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if len(res.Rounds) != 3 || !res.AtOfferedLoad || res.Ratio <= 0 || res.RatioRates <= 0 || res.Q1 > res.Ratio || res.Q3 < res.Ratio {
+		t.Errorf("unexpected result: %s", out.String())
+	}
+	if res.Trivial.Received == 0 || res.XDHCP.Received == 0 {
+		t.Errorf("a receiver saw nothing: %s", out.String())
+	}
+}
+
+func TestBenchDropBadArguments(t *testing.T) {
+	for _, args := range [][]string{{"--rounds", "0"}, {"--phase", "0s"}, {"--threads", "-1"}} {
+		app := newApp()
+		var out bytes.Buffer
+		app.Writer, app.ErrWriter = &out, &out
+		err := app.Run(append([]string{"xdhcp", "bench", "drop"}, args...))
+		if err == nil || !strings.HasPrefix(err.Error(), args[0]+" ") {
+			t.Errorf("%v: error %v, want one naming %s", args, err, args[0])
+		}
+	}
+}

@@ -32,9 +32,16 @@ func TestDropShort(t *testing.T) {
 	if len(res.Rounds) != 3 {
 		t.Fatalf("%d rounds reported, want 3", len(res.Rounds))
 	}
+	if !res.AtOfferedLoad {
+		t.Errorf("receiver on a CPU of its own, but the ratio is not taken at the offered load")
+	}
 	middle := 0
 	for _, r := range res.Rounds {
-		if r.Ratio != r.XDHCP/r.Trivial || r.Ratio < res.RatioMin || r.Ratio > res.RatioMax {
+		if r.XDHCPSent == 0 || r.TrivialSent == 0 || r.RatioRates != r.XDHCP/r.Trivial {
+			t.Errorf("round %+v: no generator rate, or a plain ratio that is not xdhcp/trivial", r)
+		}
+		atLoad := (r.XDHCP / r.XDHCPSent) / (r.Trivial / r.TrivialSent)
+		if r.Ratio != atLoad || r.Ratio < res.RatioMin || r.Ratio > res.RatioMax || res.RatioQ1 > res.Ratio || res.RatioQ3 < res.Ratio {
 			t.Errorf("round %+v inconsistent with spread %v-%v", r, res.RatioMin, res.RatioMax)
 		}
 		if r.Ratio == res.Ratio {
@@ -43,5 +50,30 @@ func TestDropShort(t *testing.T) {
 	}
 	if middle == 0 {
 		t.Errorf("median ratio %v is none of the rounds' %+v", res.Ratio, res.Rounds)
+	}
+}
+
+// With the receiver in the generator's softirq every frame sent arrives,
+// and the ratio is the plain ratio of rates.
+func TestDropSameCPU(t *testing.T) {
+	needRoot(t)
+	res, err := Drop(context.Background(), DropOptions{LabName: fmt.Sprintf("xb-test-%d-drop1", os.Getpid()),
+		Phase: 200 * time.Millisecond, Rounds: 3, Clients: 4096, SameCPU: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.AtOfferedLoad {
+		t.Errorf("same CPU: the ratio must be the plain ratio of rates")
+	}
+	for _, r := range res.Rounds {
+		if r.Ratio != r.RatioRates || r.Ratio != r.XDHCP/r.Trivial {
+			t.Errorf("round %+v: ratio is not xdhcp/trivial", r)
+		}
+	}
+	for _, p := range []DropPhase{res.Trivial, res.XDHCP} {
+		// A frame in flight at a slice's end may land in the next one.
+		if p.Received == 0 || float64(p.Received) < 0.99*float64(p.Sent) {
+			t.Errorf("%s: received %d of %d sent in its own softirq", p.Program, p.Received, p.Sent)
+		}
 	}
 }

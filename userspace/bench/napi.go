@@ -122,31 +122,22 @@ func pinNAPI(iface string, cpu int) ([]int, error) {
 	return pids, errors.Join(errs...)
 }
 
-// cpuTicks is the user+system time of the tasks in clock ticks.
-func cpuTicks(pids []int) uint64 {
+// cpuNanos is the time the tasks ran on a CPU, in nanoseconds (the first
+// field of /proc/PID/schedstat; /proc/PID/stat's clock ticks are too
+// coarse for slices of a fraction of a second).
+func cpuNanos(pids []int) uint64 {
 	var sum uint64
 	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
 		if err != nil {
 			continue
 		}
-		// Fields after the command (which ends at the last ')'): state is 3,
-		// utime 14, stime 15.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
 			continue
 		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 13 {
-			continue
-		}
-		u, _ := strconv.ParseUint(f[11], 10, 64)
-		st, _ := strconv.ParseUint(f[12], 10, 64)
-		sum += u + st
+		n, _ := strconv.ParseUint(f[0], 10, 64)
+		sum += n
 	}
 	return sum
 }
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat times (100 on Linux).
-const clockTicks = 100

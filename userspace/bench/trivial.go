@@ -66,7 +66,8 @@ func NewCounter(action int32, touch ...int16) (*Counter, error) {
 		name = "xb_touch_count"
 	}
 	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name: name, Type: ebpf.XDP, License: "Dual BSD/GPL",
+		// AttachXDP, as xdhcp's program has: a link swaps only programs of one attach type.
+		Name: name, Type: ebpf.XDP, AttachType: ebpf.AttachXDP, License: "Dual BSD/GPL",
 		Instructions: append(reads,
 			asm.StoreImm(asm.RFP, -4, 0, asm.Word).WithSymbol("count"),
 			asm.Mov.Reg(asm.R2, asm.RFP),

@@ -49,6 +49,10 @@ type Options struct {
 	// Progress, when set, is called every ProgressEvery (default 500ms).
 	Progress      func(Progress)
 	ProgressEvery time.Duration
+	// Live, when set, is handed a reader of the frames sent so far before
+	// the threads start: for a caller that measures windows of one long
+	// run (the reader is valid until Run returns).
+	Live func(sent func() (uint64, error))
 }
 
 // Progress is a running count.
@@ -142,6 +146,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer objs.Close()
 	if err := fillClients(objs.GenClients, o.Clients); err != nil {
 		return Result{}, err
+	}
+	if o.Live != nil {
+		o.Live(func() (uint64, error) { return sentCount(objs.GenSent) })
 	}
 
 	if o.Duration > 0 {

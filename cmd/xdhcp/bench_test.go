@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/xdhcp/xdhcp/userspace/bench"
+	"github.com/xdhcp/xdhcp/userspace/labnet/testlock"
 )
 
 func benchNeedRoot(t *testing.T) {
@@ -106,6 +107,7 @@ func TestBenchGenCommandIntoVeth(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	testlock.Exclusive(t) // a flood
 	lab, err := bench.NewLab(fmt.Sprintf("xb-cmd-%d", os.Getpid()))
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +152,7 @@ func TestBenchGenCommandIntoVeth(t *testing.T) {
 // --rounds, and the three receivers each saw the flood.
 func TestBenchDropJSON(t *testing.T) {
 	benchNeedRoot(t)
+	testlock.Exclusive(t) // a flood; or a rate the floods would starve
 	app := newApp()
 	var out bytes.Buffer
 	app.Writer, app.ErrWriter = &out, os.Stderr

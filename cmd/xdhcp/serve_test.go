@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/xdhcp/xdhcp/userspace/labnet"
+	"github.com/xdhcp/xdhcp/userspace/labnet/testlock"
 	"github.com/xdhcp/xdhcp/userspace/lease"
 )
 
@@ -403,6 +404,7 @@ func TestServeWithRealClients(t *testing.T) {
 // environment variables only (the quick start).
 func TestServePerfdhcp10000Clients(t *testing.T) {
 	needRoot(t)
+	testlock.Exclusive(t) // a flood; or a rate the floods would starve
 	if _, err := exec.LookPath("perfdhcp"); err != nil {
 		t.Skip("perfdhcp not installed (kea-admin, scripts/install-deps.sh)")
 	}

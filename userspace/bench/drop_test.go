@@ -6,12 +6,15 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/xdhcp/xdhcp/userspace/labnet/testlock"
 )
 
 // A short drop bench: both receivers see the flood, xdhcp drops all of it as
 // the partner's, and neither counts more than was sent.
 func TestDropShort(t *testing.T) {
 	needRoot(t)
+	testlock.Exclusive(t) // a flood; or a rate the floods would starve
 	res, err := Drop(context.Background(), DropOptions{LabName: fmt.Sprintf("xb-test-%d-drop", os.Getpid()),
 		Phase: 300 * time.Millisecond, Rounds: 3, Clients: 4096})
 	if err != nil {
@@ -57,6 +60,7 @@ func TestDropShort(t *testing.T) {
 // and the ratio is the plain ratio of rates.
 func TestDropSameCPU(t *testing.T) {
 	needRoot(t)
+	testlock.Exclusive(t) // a flood; or a rate the floods would starve
 	res, err := Drop(context.Background(), DropOptions{LabName: fmt.Sprintf("xb-test-%d-drop1", os.Getpid()),
 		Phase: 200 * time.Millisecond, Rounds: 3, Clients: 4096, SameCPU: true})
 	if err != nil {

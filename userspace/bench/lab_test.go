@@ -10,6 +10,7 @@ import (
 
 	"github.com/xdhcp/xdhcp/userspace/decide"
 	"github.com/xdhcp/xdhcp/userspace/gen"
+	"github.com/xdhcp/xdhcp/userspace/labnet/testlock"
 )
 
 // needRoot skips tests that need BPF and namespaces when not root (CI runs as root).
@@ -39,6 +40,7 @@ func newTestLab(t *testing.T) *Lab {
 // receiver's XDP program.
 func TestGeneratorIntoVeth(t *testing.T) {
 	l := newTestLab(t)
+	testlock.Exclusive(t) // a flood
 	c, err := NewCounter(xdpDrop)
 	if err != nil {
 		t.Fatal(err)

@@ -390,7 +390,8 @@ type flood struct {
 }
 
 // startFlood starts the generator with o (no Duration or Count: it runs
-// until stop) and returns once it sends.
+// until stop) and returns once its sent counter can be read, as its
+// threads start (the caller's first, uncounted slice covers the start).
 func startFlood(ctx context.Context, o gen.Options) (*flood, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &flood{cancel: cancel, done: make(chan error, 1)}

@@ -15,7 +15,7 @@ build:
 
 # Rebuilds the committed bpf2go outputs (needs clang; scripts/install-deps.sh).
 generate:
-	$(GO) generate ./loader/... ./userspace/gen/...
+	$(GO) generate ./loader/... ./internal/loadgen/...
 
 # The whole suite: unit, kernel (BPF_PROG_TEST_RUN), namespace and real-peer
 # tests (root; they skip with a message otherwise), then short fuzz runs.
@@ -46,7 +46,7 @@ vet:
 
 # CI: regenerating the BPF objects must change nothing.
 check-generate: generate
-	git diff --exit-code -- loader/ userspace/gen/ || (echo "make generate changed the committed bpf2go outputs: commit them" >&2; exit 1)
+	git diff --exit-code -- loader/ internal/loadgen/ || (echo "make generate changed the committed bpf2go outputs: commit them" >&2; exit 1)
 
 clean:
 	rm -rf bin

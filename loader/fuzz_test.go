@@ -7,8 +7,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"github.com/xdhcp/xdhcp/internal/frames"
 	"github.com/xdhcp/xdhcp/userspace/decide"
-	"github.com/xdhcp/xdhcp/userspace/frames"
 )
 
 // FuzzXDPMatchesGo feeds random and mutated frames through the kernel program
@@ -50,7 +50,7 @@ func FuzzXDPMatchesGo(f *testing.F) {
 			return // test runs need an Ethernet header; XDP frames fit a page
 		}
 		cfg := fuzzConfig(cfgBits)
-		if err := p.SetConfig(cfg); err != nil {
+		if err := p.SetRule(cfg); err != nil {
 			t.Fatal(err)
 		}
 		action, got := kernelVerdict(t, p, frame)
@@ -66,16 +66,16 @@ func FuzzXDPMatchesGo(f *testing.F) {
 
 // fuzzConfig maps 32 bits to a config: bits 0-1 state (normal most often),
 // bit 4 role, bits 8-11 flags, bits 16-23 threshold, bits 24-31 split point.
-func fuzzConfig(bits uint32) decide.Config {
+func fuzzConfig(bits uint32) decide.Rule {
 	state := decide.Normal
 	if bits&3 == 3 {
 		state = decide.PartnerDown
 	}
-	c := decide.Config{
+	c := decide.Rule{
 		HBA:           decide.MustSplit(int(bits >> 24)),
 		Role:          decide.Role(bits >> 4 & 1),
 		Threshold:     uint16(bits >> 16 & 0xff),
-		State:         state,
+		Rule:          state,
 		ChaddrOnly:    bits&(1<<8) != 0,
 		SwapSecs:      bits&(1<<9) != 0,
 		DropMalformed: bits&(1<<10) != 0,

@@ -10,8 +10,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"github.com/xdhcp/xdhcp/internal/frames"
 	"github.com/xdhcp/xdhcp/userspace/decide"
-	"github.com/xdhcp/xdhcp/userspace/frames"
 )
 
 // needRoot skips tests that load BPF when not root (CI runs as root).
@@ -76,7 +76,7 @@ func actionOf(r decide.Reason) uint32 {
 }
 
 // checkFrame asserts kernel, Go twin and expectation agree.
-func checkFrame(t *testing.T, p *Program, cfg *decide.Config, name string, frame []byte, want decide.Reason) {
+func checkFrame(t *testing.T, p *Program, cfg *decide.Rule, name string, frame []byte, want decide.Reason) {
 	t.Helper()
 	action, got := kernelVerdict(t, p, frame)
 	twin := decide.DecideFrame(cfg, frame)
@@ -102,16 +102,16 @@ func msg(t *testing.T, mac net.HardwareAddr, secs uint16, mods ...dhcpv4.Modifie
 	return m
 }
 
-func setCfg(t *testing.T, p *Program, c decide.Config) *decide.Config {
+func setCfg(t *testing.T, p *Program, c decide.Rule) *decide.Rule {
 	t.Helper()
-	if err := p.SetConfig(c); err != nil {
+	if err := p.SetRule(c); err != nil {
 		t.Fatal(err)
 	}
-	got, err := p.Config()
+	got, err := p.Rule()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.HBA != c.HBA || got.Role != c.Role || got.Threshold != c.Threshold || got.State != c.State || len(got.ServerIDs) != len(c.ServerIDs) {
+	if got.HBA != c.HBA || got.Role != c.Role || got.Threshold != c.Threshold || got.Rule != c.Rule || len(got.ServerIDs) != len(c.ServerIDs) {
 		t.Fatalf("config read back %+v, wrote %+v", got, c)
 	}
 	return &c
@@ -145,7 +145,7 @@ func TestMessageRulesInKernel(t *testing.T) {
 		{"option overload", []dhcpv4.Modifier{overload}, decide.ReasonOverload, decide.ReasonOverload},
 	}
 	for _, role := range []decide.Role{decide.Primary, decide.Secondary} {
-		cfg := setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: role, Threshold: 6, State: decide.Normal, ServerIDs: []netip.Addr{mine}})
+		cfg := setCfg(t, p, decide.Rule{HBA: decide.MustSplit(128), Role: role, Threshold: 6, Rule: decide.Normal, ServerIDs: []netip.Addr{mine}})
 		for _, tc := range cases {
 			want := tc.primary
 			if role == decide.Secondary {
@@ -157,7 +157,7 @@ func TestMessageRulesInKernel(t *testing.T) {
 	}
 	// every state but NORMAL passes everything
 	for _, st := range []decide.State{decide.Startup, decide.CommunicationsInterrupted, decide.PartnerDown, decide.Recover} {
-		cfg := setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, State: st, ServerIDs: []netip.Addr{mine}})
+		cfg := setCfg(t, p, decide.Rule{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, Rule: st, ServerIDs: []netip.Addr{mine}})
 		for _, tc := range cases {
 			checkFrame(t, p, cfg, st.String()+" "+tc.name, frames.Message(msg(t, macP, 0, tc.mods...)), decide.ReasonStatePass)
 		}
@@ -186,7 +186,7 @@ func TestSecsBoundariesInKernel(t *testing.T) {
 		{0, false, 0, decide.ReasonLBOff},
 		{1, false, 0, decide.ReasonPartnerDropped},
 	} {
-		cfg := setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: tc.threshold, State: decide.Normal, SwapSecs: tc.swap})
+		cfg := setCfg(t, p, decide.Rule{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: tc.threshold, Rule: decide.Normal, SwapSecs: tc.swap})
 		f := frames.Discover(macP, tc.secs)
 		checkFrame(t, p, cfg, "secs", f, tc.want)
 	}
@@ -195,7 +195,7 @@ func TestSecsBoundariesInKernel(t *testing.T) {
 // Frames around the DHCP message: VLANs, IP options, relays, other protocols.
 func TestFramingInKernel(t *testing.T) {
 	p := loadTest(t)
-	cfg := setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, State: decide.Normal})
+	cfg := setCfg(t, p, decide.Rule{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, Rule: decide.Normal})
 	payload := msg(t, macP, 0).ToBytes()
 	relayed := msg(t, macP, 0)
 	relayed.GatewayIPAddr = net.IPv4(198, 18, 1, 1)
@@ -249,7 +249,7 @@ func TestFramingInKernel(t *testing.T) {
 // BOOTP and option edge cases: client id, hlen, truncation, drop-malformed.
 func TestBOOTPEdgesInKernel(t *testing.T) {
 	p := loadTest(t)
-	cfg := setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: decide.Primary, Threshold: 6, State: decide.Normal})
+	cfg := setCfg(t, p, decide.Rule{HBA: decide.MustSplit(128), Role: decide.Primary, Threshold: 6, Rule: decide.Normal})
 	cid := dhcpv4.WithOption(dhcpv4.OptClientIdentifier(append([]byte{1}, macP...))) // bucket 238: secondary's
 	withHlen := func(n uint8) []byte {
 		b := msg(t, macP, 0).ToBytes()
@@ -300,9 +300,9 @@ func TestBOOTPEdgesInKernel(t *testing.T) {
 		}
 		checkFrame(t, p, cfg, tc.name, tc.frame, want)
 	}
-	cfg = setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: decide.Primary, Threshold: 6, State: decide.Normal, ChaddrOnly: true})
+	cfg = setCfg(t, p, decide.Rule{HBA: decide.MustSplit(128), Role: decide.Primary, Threshold: 6, Rule: decide.Normal, ChaddrOnly: true})
 	checkFrame(t, p, cfg, "chaddr-only ignores option 61", frames.Message(msg(t, macP, 0, cid)), decide.ReasonOwned)
-	cfg = setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: decide.Primary, Threshold: 6, State: decide.Normal, DropMalformed: true})
+	cfg = setCfg(t, p, decide.Rule{HBA: decide.MustSplit(128), Role: decide.Primary, Threshold: 6, Rule: decide.Normal, DropMalformed: true})
 	checkFrame(t, p, cfg, "drop-malformed", withHlen(17), decide.ReasonMalformedDropped)
 	checkFrame(t, p, cfg, "drop-malformed, UDP length", frames.Message(msg(t, macP, 0))[:200], decide.ReasonMalformedDropped)
 }
@@ -327,7 +327,7 @@ func TestAllBucketsBothRoles(t *testing.T) {
 	macs := macsByBucket()
 	for _, hba := range []decide.HBA{decide.MustSplit(128), decide.KeaHBA()} {
 		for _, role := range []decide.Role{decide.Primary, decide.Secondary} {
-			cfg := setCfg(t, p, decide.Config{HBA: hba, Role: role, Threshold: 6, State: decide.Normal})
+			cfg := setCfg(t, p, decide.Rule{HBA: hba, Role: role, Threshold: 6, Rule: decide.Normal})
 			if err := p.ResetCounters(); err != nil {
 				t.Fatal(err)
 			}
@@ -362,7 +362,7 @@ func TestAllBucketsBothRoles(t *testing.T) {
 
 func TestRelayCounters(t *testing.T) {
 	p := loadTest(t)
-	cfg := setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, State: decide.Normal, RelayStats: true})
+	cfg := setCfg(t, p, decide.Rule{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, Rule: decide.Normal, RelayStats: true})
 	for secs := uint16(0); secs < 10; secs++ {
 		m := msg(t, macP, secs)
 		m.GatewayIPAddr = net.IPv4(198, 18, 7, 1)
@@ -389,7 +389,7 @@ func TestRelayCounters(t *testing.T) {
 func TestConfigSwitchIsImmediate(t *testing.T) {
 	p := loadTest(t)
 	f := frames.Discover(macP, 0)
-	c := decide.Config{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, State: decide.Normal}
+	c := decide.Rule{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, Rule: decide.Normal}
 	for i := 0; i < 4; i++ {
 		cfg := setCfg(t, p, c)
 		want := decide.ReasonPartnerDropped
@@ -397,10 +397,10 @@ func TestConfigSwitchIsImmediate(t *testing.T) {
 			want = decide.ReasonStatePass
 		}
 		checkFrame(t, p, cfg, "switch", f, want)
-		if c.State == decide.Normal {
-			c.State = decide.PartnerDown
+		if c.Rule == decide.Normal {
+			c.Rule = decide.PartnerDown
 		} else {
-			c.State = decide.Normal
+			c.Rule = decide.Normal
 		}
 	}
 	// An unconfigured program (all zero: STARTUP) passes everything.
@@ -413,7 +413,7 @@ func TestConfigSwitchIsImmediate(t *testing.T) {
 // Test runs arrive on the loopback device: its counters move with the global ones.
 func TestInterfaceCounters(t *testing.T) {
 	p := loadTest(t)
-	setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, State: decide.Normal})
+	setCfg(t, p, decide.Rule{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, Rule: decide.Normal})
 	for secs := uint16(0); secs < 8; secs++ {
 		kernelVerdict(t, p, frames.Discover(macP, secs))
 	}
@@ -437,7 +437,7 @@ func TestInterfaceCounters(t *testing.T) {
 // and behind VLAN tags and IPv4 options: exactly the Go bucket must count.
 func TestKeyLengthsInKernel(t *testing.T) {
 	p := loadTest(t)
-	cfg := setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: decide.Primary, Threshold: 6, State: decide.Normal})
+	cfg := setCfg(t, p, decide.Rule{HBA: decide.MustSplit(128), Role: decide.Primary, Threshold: 6, Rule: decide.Normal})
 	key := func(n int, salt byte) []byte {
 		b := make([]byte, n)
 		for i := range b {

@@ -79,21 +79,21 @@ func (m *Maps) Close() error {
 }
 
 // Config reads the configuration the program applies now.
-func (m *Maps) Config() (decide.Config, error) {
+func (m *Maps) Rule() (decide.Rule, error) {
 	var raw xdhcpXdhcpConfig
 	idx, err := m.activeSlot()
 	if err != nil {
-		return decide.Config{}, err
+		return decide.Rule{}, err
 	}
 	if err := m.cfg.Lookup(idx, &raw); err != nil {
-		return decide.Config{}, fmt.Errorf("read config slot %d: %w", idx, err)
+		return decide.Rule{}, fmt.Errorf("read config slot %d: %w", idx, err)
 	}
 	return fromRaw(raw), nil
 }
 
-// SetConfig makes c the configuration from the next packet on. It writes the
+// SetRule makes c the configuration from the next packet on. It writes the
 // idle slot and then flips the active index, so no packet sees half of it.
-func (m *Maps) SetConfig(c decide.Config) error {
+func (m *Maps) SetRule(c decide.Rule) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -112,16 +112,16 @@ func (m *Maps) SetConfig(c decide.Config) error {
 	return nil
 }
 
-// UpdateConfig reads, changes and writes the configuration.
-func (m *Maps) UpdateConfig(change func(*decide.Config) error) error {
-	c, err := m.Config()
+// UpdateRule reads, changes and writes the configuration.
+func (m *Maps) UpdateRule(change func(*decide.Rule) error) error {
+	c, err := m.Rule()
 	if err != nil {
 		return err
 	}
 	if err := change(&c); err != nil {
 		return err
 	}
-	return m.SetConfig(c)
+	return m.SetRule(c)
 }
 
 func (m *Maps) activeSlot() (uint32, error) {
@@ -132,8 +132,8 @@ func (m *Maps) activeSlot() (uint32, error) {
 	return idx & 1, nil
 }
 
-func toRaw(c decide.Config) xdhcpXdhcpConfig {
-	raw := xdhcpXdhcpConfig{Hba: c.HBA, Threshold: c.Threshold, Role: uint8(c.Role), State: uint8(c.State),
+func toRaw(c decide.Rule) xdhcpXdhcpConfig {
+	raw := xdhcpXdhcpConfig{Hba: c.HBA, Threshold: c.Threshold, Role: uint8(c.Role), State: uint8(c.Rule),
 		ServerIdCount: uint8(len(c.ServerIDs))}
 	for i, a := range c.ServerIDs {
 		b := a.As4()
@@ -153,8 +153,8 @@ func toRaw(c decide.Config) xdhcpXdhcpConfig {
 	return raw
 }
 
-func fromRaw(raw xdhcpXdhcpConfig) decide.Config {
-	c := decide.Config{HBA: raw.Hba, Role: decide.Role(raw.Role), Threshold: raw.Threshold, State: decide.State(raw.State),
+func fromRaw(raw xdhcpXdhcpConfig) decide.Rule {
+	c := decide.Rule{HBA: raw.Hba, Role: decide.Role(raw.Role), Threshold: raw.Threshold, Rule: decide.State(raw.State),
 		ChaddrOnly:    raw.Flags&uint8(xdhcpXdhcpFlagsFLAG_CHADDR_ONLY) != 0,
 		SwapSecs:      raw.Flags&uint8(xdhcpXdhcpFlagsFLAG_SWAP_SECS) != 0,
 		DropMalformed: raw.Flags&uint8(xdhcpXdhcpFlagsFLAG_DROP_MALFORMED) != 0,

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xdhcp/xdhcp/internal/frames"
+	"github.com/xdhcp/xdhcp/internal/labnet"
 	"github.com/xdhcp/xdhcp/userspace/decide"
-	"github.com/xdhcp/xdhcp/userspace/frames"
-	"github.com/xdhcp/xdhcp/userspace/labnet"
 )
 
 // While the program is replaced again and again, a stream of partner-owned
@@ -58,14 +58,14 @@ func replaceUnderLoad(t *testing.T, persistent bool) {
 		}
 		defer os.RemoveAll(pins.Path)
 	}
-	cfg := decide.Config{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, State: decide.Normal}
+	cfg := decide.Rule{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, Rule: decide.Normal}
 
 	first, err := Load(LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer first.Close()
-	if err := first.SetConfig(cfg); err != nil {
+	if err := first.SetRule(cfg); err != nil {
 		t.Fatal(err)
 	}
 	var att *Attachment

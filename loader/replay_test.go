@@ -79,7 +79,7 @@ func TestReplayWindowsSecs(t *testing.T) {
 		{"owner", decide.Primary, decide.Normal},
 		{"non-owner in partner-down", decide.Secondary, decide.PartnerDown},
 	} {
-		cfg := setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: tc.role, Threshold: 6, State: tc.state, ChaddrOnly: true})
+		cfg := setCfg(t, p, decide.Rule{HBA: decide.MustSplit(128), Role: tc.role, Threshold: 6, Rule: tc.state, ChaddrOnly: true})
 		dropped := map[uint16]int{}
 		for i, f := range frames {
 			action, reason := kernelVerdict(t, p, f)
@@ -107,7 +107,7 @@ func TestReplayWindowsSecs(t *testing.T) {
 func TestReplayWindowsServers(t *testing.T) {
 	p := loadTest(t)
 	s30, s31 := netip.MustParseAddr("10.0.41.30"), netip.MustParseAddr("10.0.41.31")
-	cfg := setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, State: decide.Normal, ServerIDs: []netip.Addr{s31}, ChaddrOnly: true})
+	cfg := setCfg(t, p, decide.Rule{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, Rule: decide.Normal, ServerIDs: []netip.Addr{s31}, ChaddrOnly: true})
 	frames, reqs := requests(readCapture(t, "win-server2-1.pcapng"))
 	if len(frames) != 2 {
 		t.Fatalf("win-server2-1: %d requests, want 2", len(frames))
@@ -119,7 +119,7 @@ func TestReplayWindowsServers(t *testing.T) {
 		}
 		checkFrame(t, p, cfg, "win-server2-1", f, want[i])
 	}
-	cfg = setCfg(t, p, decide.Config{HBA: decide.MustSplit(128), Role: decide.Primary, Threshold: 6, State: decide.Normal, ServerIDs: []netip.Addr{s30}, ChaddrOnly: true})
+	cfg = setCfg(t, p, decide.Rule{HBA: decide.MustSplit(128), Role: decide.Primary, Threshold: 6, Rule: decide.Normal, ServerIDs: []netip.Addr{s30}, ChaddrOnly: true})
 	frames, _ = requests(readCapture(t, "win-server1-1.pcapng"))
 	// DISCOVER (owned), SELECTING (names .30), RENEWING (ciaddr), RELEASE (names .30)
 	want = []decide.Reason{decide.ReasonOwned, decide.ReasonServerIDMine, decide.ReasonRenewRebind, decide.ReasonServerIDMine}

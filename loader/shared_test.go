@@ -33,12 +33,12 @@ func TestReasonEnumMatchesC(t *testing.T) {
 }
 
 func TestConfigRoundTrip(t *testing.T) {
-	c := decide.DefaultConfig()
+	c := decide.DefaultRule()
 	c.SwapSecs, c.DropMalformed, c.ChaddrOnly = true, true, true
 	c.HBA = decide.KeaHBA()
 	got := fromRaw(toRaw(c))
 	if got.HBA != c.HBA || got.SwapSecs != c.SwapSecs || got.DropMalformed != c.DropMalformed || got.ChaddrOnly != c.ChaddrOnly ||
-		got.RelayStats != c.RelayStats || got.Threshold != c.Threshold || got.State != c.State || got.Role != c.Role {
+		got.RelayStats != c.RelayStats || got.Threshold != c.Threshold || got.Rule != c.Rule || got.Role != c.Role {
 		t.Errorf("round trip %+v -> %+v", c, got)
 	}
 }

@@ -24,9 +24,9 @@ func ruleFlags() []cli.Flag {
 	)
 }
 
-// configFromFlags builds the decision config from ruleFlags.
-func configFromFlags(c *cli.Context) (decide.Config, error) {
-	cfg := decide.DefaultConfig()
+// ruleFromFlags builds the decision config from ruleFlags.
+func ruleFromFlags(c *cli.Context) (decide.Rule, error) {
+	cfg := decide.DefaultRule()
 	var err error
 	if cfg.HBA, err = hbaFromFlags(c); err != nil {
 		return cfg, err
@@ -39,7 +39,7 @@ func configFromFlags(c *cli.Context) (decide.Config, error) {
 		return cfg, fmt.Errorf("--threshold %d: want 0..65535", t)
 	}
 	cfg.Threshold = uint16(t)
-	if cfg.State, err = decide.ParseState(c.String("state")); err != nil {
+	if cfg.Rule, err = decide.ParseState(c.String("state")); err != nil {
 		return cfg, fmt.Errorf("--state: %w", err)
 	}
 	for _, s := range c.StringSlice("server-id") {
@@ -70,7 +70,7 @@ the host's bpffs, a netlink attachment under ip netns exec.`,
 			&cli.StringFlag{Name: "mode", Value: "auto", Usage: "auto, native (driver) or generic (skb)"},
 			pinDirFlag, jsonFlag),
 		Action: func(c *cli.Context) error {
-			cfg, err := configFromFlags(c)
+			cfg, err := ruleFromFlags(c)
 			if err != nil {
 				return err
 			}
@@ -88,7 +88,7 @@ the host's bpffs, a netlink attachment under ip netns exec.`,
 			for _, a := range atts {
 				fmt.Fprintf(c.App.Writer, "attached to %s (ifindex %d, program %d, %s mode, via %s)\n", a.Iface, a.Ifindex, a.ProgramID, a.Mode, a.Via)
 			}
-			fmt.Fprintf(c.App.Writer, "role %s, threshold %d, state %s, %d buckets owned\n", cfg.Role, cfg.Threshold, cfg.State, cfg.HBA.Count(cfg.Role))
+			fmt.Fprintf(c.App.Writer, "role %s, threshold %d, state %s, %d buckets owned\n", cfg.Role, cfg.Threshold, cfg.Rule, cfg.HBA.Count(cfg.Role))
 			return nil
 		},
 	}
@@ -96,7 +96,7 @@ the host's bpffs, a netlink attachment under ip netns exec.`,
 
 // attachAll loads the program (sharing the maps of one already attached),
 // writes cfg, pins the maps and attaches to each interface.
-func attachAll(ifaces []string, mode loader.Mode, pinDir string, cfg decide.Config) ([]*loader.Attachment, error) {
+func attachAll(ifaces []string, mode loader.Mode, pinDir string, cfg decide.Rule) ([]*loader.Attachment, error) {
 	pins, err := loader.OpenPinDir(pinDir)
 	if err != nil {
 		return nil, err
@@ -116,7 +116,7 @@ func attachAll(ifaces []string, mode loader.Mode, pinDir string, cfg decide.Conf
 		return nil, err
 	}
 	defer prog.Close()
-	if err := prog.SetConfig(cfg); err != nil {
+	if err := prog.SetRule(cfg); err != nil {
 		return nil, err
 	}
 	if err := pins.PinMaps(prog.Maps); err != nil {

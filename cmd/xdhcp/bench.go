@@ -12,9 +12,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/xdhcp/xdhcp/userspace/bench"
+	"github.com/xdhcp/xdhcp/internal/bench"
+	"github.com/xdhcp/xdhcp/internal/loadgen"
 	"github.com/xdhcp/xdhcp/userspace/decide"
-	"github.com/xdhcp/xdhcp/userspace/gen"
 )
 
 func benchCommand() *cli.Command {
@@ -33,15 +33,15 @@ func benchCommand() *cli.Command {
 
 // benchGenView is `bench gen --json`.
 type benchGenView struct {
-	Iface    string      `json:"iface"`
-	Types    []gen.Type  `json:"types"`
-	Clients  int         `json:"clients"`
-	Share    float64     `json:"peer_share"`
-	Secs     [2]uint16   `json:"secs"`
-	Baseline benchRate   `json:"baseline"`
-	Gen      gen.Result  `json:"gen"`
-	Ratio    float64     `json:"ratio"`
-	Role     decide.Role `json:"role"`
+	Iface    string         `json:"iface"`
+	Types    []loadgen.Type `json:"types"`
+	Clients  int            `json:"clients"`
+	Share    float64        `json:"peer_share"`
+	Secs     [2]uint16      `json:"secs"`
+	Baseline benchRate      `json:"baseline"`
+	Gen      loadgen.Result `json:"gen"`
+	Ratio    float64        `json:"ratio"`
+	Role     decide.Role    `json:"role"`
 }
 
 type benchRate struct {
@@ -81,7 +81,7 @@ func benchGenCommand() *cli.Command {
 			if o.PPS == 0 && c.Duration("baseline") > 0 {
 				bo := o
 				bo.Plain, bo.Count, bo.Duration, bo.Progress = true, 0, c.Duration("baseline"), nil
-				r, err := gen.Run(c.Context, bo)
+				r, err := loadgen.Run(c.Context, bo)
 				if err != nil {
 					return fmt.Errorf("baseline run: %w", err)
 				}
@@ -91,8 +91,8 @@ func benchGenCommand() *cli.Command {
 			}
 			printed := false
 			line := benchProgressLine(c.App.ErrWriter)
-			o.Progress = func(p gen.Progress) { printed = true; line(p) }
-			res, err := gen.Run(c.Context, o)
+			o.Progress = func(p loadgen.Progress) { printed = true; line(p) }
+			res, err := loadgen.Run(c.Context, o)
 			if printed {
 				fmt.Fprintln(c.App.ErrWriter) // end the progress line
 			}
@@ -118,8 +118,8 @@ func benchGenCommand() *cli.Command {
 	}
 }
 
-func benchGenOptions(c *cli.Context) (gen.Options, error) {
-	o := gen.Options{Iface: c.String("iface"), Count: c.Uint64("count"), Duration: c.Duration("duration"), Threads: c.Int("threads")}
+func benchGenOptions(c *cli.Context) (loadgen.Options, error) {
+	o := loadgen.Options{Iface: c.String("iface"), Count: c.Uint64("count"), Duration: c.Duration("duration"), Threads: c.Int("threads")}
 	var err error
 	if o.PPS, err = benchParsePPS(c.String("pps")); err != nil {
 		return o, err
@@ -127,7 +127,7 @@ func benchGenOptions(c *cli.Context) (gen.Options, error) {
 	if o.SecsMin, o.SecsMax, err = benchParseSecs(c.String("secs")); err != nil {
 		return o, err
 	}
-	if o.Types, err = gen.ParseTypes(c.String("types")); err != nil {
+	if o.Types, err = loadgen.ParseTypes(c.String("types")); err != nil {
 		return o, fmt.Errorf("--types: %w", err)
 	}
 	if o.ServerID, err = netip.ParseAddr(c.String("server-id")); err != nil || !o.ServerID.Is4() {
@@ -144,7 +144,7 @@ func benchGenOptions(c *cli.Context) (gen.Options, error) {
 	if err != nil {
 		return o, fmt.Errorf("--role: %w", err)
 	}
-	if o.Clients, err = gen.Clients(c.Int("clients"), c.Float64("peer-share"), hba, role); err != nil {
+	if o.Clients, err = loadgen.Clients(c.Int("clients"), c.Float64("peer-share"), hba, role); err != nil {
 		return o, fmt.Errorf("--clients/--peer-share: %w", err)
 	}
 	return o, nil
@@ -181,13 +181,13 @@ func benchParseSecs(s string) (uint16, uint16, error) {
 
 func benchTypeNames() string {
 	var names []string
-	for _, t := range gen.Types() {
+	for _, t := range loadgen.Types() {
 		names = append(names, string(t))
 	}
 	return strings.Join(names, ",")
 }
 
-func benchJoinTypes(ts []gen.Type) string {
+func benchJoinTypes(ts []loadgen.Type) string {
 	var names []string
 	for _, t := range ts {
 		names = append(names, string(t))
@@ -196,8 +196,8 @@ func benchJoinTypes(ts []gen.Type) string {
 }
 
 // benchProgressLine rewrites one status line on w (stderr) while a run lasts.
-func benchProgressLine(w io.Writer) func(gen.Progress) {
-	return func(p gen.Progress) {
+func benchProgressLine(w io.Writer) func(loadgen.Progress) {
+	return func(p loadgen.Progress) {
 		fmt.Fprintf(w, "\rsent %12d  %s  %5.1fs ", p.Sent, benchPPS(p.Rate), p.Elapsed.Seconds())
 	}
 }
@@ -346,11 +346,11 @@ func benchClientsCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("--role: %w", err)
 			}
-			pick := gen.Clients
+			pick := loadgen.Clients
 			switch c.String("key") {
 			case "chaddr":
 			case "client-id":
-				pick = gen.ClientIDClients
+				pick = loadgen.ClientIDClients
 			default:
 				return fmt.Errorf("--key %q: want chaddr or client-id", c.String("key"))
 			}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xdhcp/xdhcp/userspace/bench"
-	"github.com/xdhcp/xdhcp/userspace/labnet/testlock"
+	"github.com/xdhcp/xdhcp/internal/bench"
+	"github.com/xdhcp/xdhcp/internal/labnet/testlock"
 )
 
 func benchNeedRoot(t *testing.T) {

@@ -41,7 +41,7 @@ func bucketsCommand() *cli.Command {
 						return err
 					}
 					defer m.Close()
-					err = m.UpdateConfig(func(cfg *decide.Config) error {
+					err = m.UpdateRule(func(cfg *decide.Rule) error {
 						if c.IsSet("split") || c.IsSet("hba") {
 							h, err := hbaFromFlags(c)
 							if err != nil {
@@ -75,7 +75,7 @@ func bucketsShow(c *cli.Context) error {
 		return err
 	}
 	defer m.Close()
-	cfg, err := m.Config()
+	cfg, err := m.Rule()
 	if err != nil {
 		return err
 	}

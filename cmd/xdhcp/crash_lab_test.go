@@ -19,8 +19,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"github.com/xdhcp/xdhcp/internal/labnet"
 	"github.com/xdhcp/xdhcp/userspace/dhcpserver"
-	"github.com/xdhcp/xdhcp/userspace/labnet"
 	"github.com/xdhcp/xdhcp/userspace/lease"
 )
 

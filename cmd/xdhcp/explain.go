@@ -206,15 +206,15 @@ func explainPacket(c *cli.Context, macArg string) (*dhcpv4.DHCPv4, error) {
 
 // explainConfig is the live config (and relay counters) with the what-if
 // flags applied, or the flags alone.
-func explainConfig(c *cli.Context) (decide.Config, string, []loader.RelayStats, error) {
-	cfg := decide.DefaultConfig()
+func explainConfig(c *cli.Context) (decide.Rule, string, []loader.RelayStats, error) {
+	cfg := decide.DefaultRule()
 	source := "flags (no fast path read: --offline)"
 	var relays []loader.RelayStats
 	if !c.Bool("offline") {
 		m, err := openMaps(c)
 		if err == nil {
 			defer m.Close()
-			live, err := m.Config()
+			live, err := m.Rule()
 			if err != nil {
 				return cfg, "", nil, err
 			}
@@ -256,7 +256,7 @@ func explainConfig(c *cli.Context) (decide.Config, string, []loader.RelayStats, 
 		cfg.Threshold = uint16(t)
 	}
 	if set("state") {
-		if cfg.State, err = decide.ParseState(c.String("state")); err != nil {
+		if cfg.Rule, err = decide.ParseState(c.String("state")); err != nil {
 			return cfg, "", nil, fmt.Errorf("--state: %w", err)
 		}
 	}
@@ -330,14 +330,14 @@ type explanation struct {
 }
 
 // explain decides pkt under cfg and says why.
-func explain(cfg decide.Config, source string, pkt *dhcpv4.DHCPv4) explanation {
+func explain(cfg decide.Rule, source string, pkt *dhcpv4.DHCPv4) explanation {
 	payload := pkt.ToBytes()
 	v := decide.DecidePayload(&cfg, payload)
 	req, _, _ := decide.ParseBOOTP(payload)
 	ex := explanation{
 		Packet: explainedPacket{MAC: pkt.ClientHWAddr.String(), Type: explainTypeName(pkt.MessageType()), Secs: pkt.NumSeconds,
 			Relay: relaydiag.Name(netip.AddrFrom4([4]byte(pkt.GatewayIPAddr.To4())))},
-		Config: explainedConfig{Source: source, Role: cfg.Role, Threshold: cfg.Threshold, State: cfg.State,
+		Config: explainedConfig{Source: source, Role: cfg.Role, Threshold: cfg.Threshold, State: cfg.Rule,
 			OwnedBuckets: cfg.HBA.Count(cfg.Role), ServerIDs: cfg.ServerIDs, ChaddrOnly: cfg.ChaddrOnly, SwapSecs: cfg.SwapSecs},
 		Verdict: explainedVerdict{Reason: v.Reason, Drop: v.Drop, Hashed: v.Hashed},
 		Action:  "pass",
@@ -382,11 +382,11 @@ func explainTypeName(t dhcpv4.MessageType) string {
 }
 
 // why is the sentence an operator reads, per reason.
-func why(cfg decide.Config, v decide.Verdict) (string, *uint16) {
+func why(cfg decide.Rule, v decide.Verdict) (string, *uint16) {
 	partner := cfg.Role.Other()
 	switch v.Reason {
 	case decide.ReasonStatePass:
-		return fmt.Sprintf("the failover state is %s, not normal: the fast path passes every DHCP packet and the daemon decides by the state's rules", cfg.State), nil
+		return fmt.Sprintf("the failover state is %s, not normal: the fast path passes every DHCP packet and the daemon decides by the state's rules", cfg.Rule), nil
 	case decide.ReasonOverload:
 		return "the packet continues its options in sname/file (option 52): the fast path does not read those, so the daemon decides", nil
 	case decide.ReasonOtherMessage:

@@ -23,12 +23,12 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"github.com/xdhcp/xdhcp/internal/frames"
+	"github.com/xdhcp/xdhcp/internal/labnet"
+	"github.com/xdhcp/xdhcp/internal/probe"
 	"github.com/xdhcp/xdhcp/userspace/decide"
 	"github.com/xdhcp/xdhcp/userspace/failover"
-	"github.com/xdhcp/xdhcp/userspace/frames"
-	"github.com/xdhcp/xdhcp/userspace/labnet"
 	"github.com/xdhcp/xdhcp/userspace/lease"
-	"github.com/xdhcp/xdhcp/userspace/probe"
 )
 
 // The failover lab: two xdhcp daemons (A primary, B secondary) in their

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xdhcp/xdhcp/userspace/frames"
-	"github.com/xdhcp/xdhcp/userspace/labnet"
+	"github.com/xdhcp/xdhcp/internal/frames"
+	"github.com/xdhcp/xdhcp/internal/labnet"
 )
 
 // buildBinary builds xdhcp once per test binary run into a temp dir.

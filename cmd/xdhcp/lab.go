@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/xdhcp/xdhcp/userspace/lab"
+	"github.com/xdhcp/xdhcp/internal/lab"
 )
 
 func labCommand() *cli.Command {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xdhcp/xdhcp/userspace/lab"
+	"github.com/xdhcp/xdhcp/internal/lab"
 )
 
 // The lab's three acts, run through the binary as an operator would, with

@@ -11,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/xdhcp/xdhcp/userspace/probe"
+	"github.com/xdhcp/xdhcp/internal/probe"
 )
 
 func probeCommand() *cli.Command {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"github.com/xdhcp/xdhcp/userspace/labnet"
+	"github.com/xdhcp/xdhcp/internal/labnet"
 	"github.com/xdhcp/xdhcp/userspace/lease"
 )
 

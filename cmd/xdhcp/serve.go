@@ -90,7 +90,7 @@ every bucket).`,
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
-			rule, err := configFromFlags(c)
+			rule, err := ruleFromFlags(c)
 			if err != nil {
 				return err
 			}

@@ -104,7 +104,7 @@ func newEngine(c *cli.Context, d *daemon.Daemon, cfg *config.Config, log *slog.L
 	// Until the partner is heard the daemon starts in STARTUP (answers
 	// every client the fast path passes, offers nothing new).
 	r := d.Rule()
-	r.State = decide.Startup
+	r.Rule = decide.Startup
 	return e, d.SetRule(r)
 }
 

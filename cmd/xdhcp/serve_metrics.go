@@ -121,8 +121,8 @@ func read[T any](p *liveFastPath, fn func(*loader.Maps) (T, error)) (T, error) {
 	return v, nil
 }
 
-func (p *liveFastPath) Config() (decide.Config, error) {
-	return read(p, (*loader.Maps).Config)
+func (p *liveFastPath) Rule() (decide.Rule, error) {
+	return read(p, (*loader.Maps).Rule)
 }
 
 func (p *liveFastPath) Verdicts() (loader.Verdicts, error) {

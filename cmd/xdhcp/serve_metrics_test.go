@@ -87,7 +87,7 @@ func TestServeMetricsEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if err := p.SetConfig(decide.Config{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 9, State: decide.Normal}); err != nil {
+	if err := p.SetRule(decide.Rule{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 9, Rule: decide.Normal}); err != nil {
 		t.Fatal(err)
 	}
 	if err := pins.PinMaps(p.Maps); err != nil {

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xdhcp/xdhcp/userspace/labnet"
-	"github.com/xdhcp/xdhcp/userspace/labnet/testlock"
+	"github.com/xdhcp/xdhcp/internal/labnet"
+	"github.com/xdhcp/xdhcp/internal/labnet/testlock"
 	"github.com/xdhcp/xdhcp/userspace/lease"
 )
 

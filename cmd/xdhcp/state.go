@@ -32,7 +32,7 @@ func stateCommand() *cli.Command {
 						return err
 					}
 					defer m.Close()
-					if err := m.UpdateConfig(func(cfg *decide.Config) error { cfg.State = s; return nil }); err != nil {
+					if err := m.UpdateRule(func(cfg *decide.Rule) error { cfg.Rule = s; return nil }); err != nil {
 						return err
 					}
 					return stateGet(c)
@@ -49,13 +49,13 @@ func stateGet(c *cli.Context) error {
 		return err
 	}
 	defer m.Close()
-	cfg, err := m.Config()
+	cfg, err := m.Rule()
 	if err != nil {
 		return err
 	}
 	if c.Bool("json") {
-		return writeJSON(c.App.Writer, map[string]any{"state": cfg.State, "load_balancing": cfg.State == decide.Normal})
+		return writeJSON(c.App.Writer, map[string]any{"state": cfg.Rule, "load_balancing": cfg.Rule == decide.Normal})
 	}
-	fmt.Fprintf(c.App.Writer, "state %s\n", cfg.State)
+	fmt.Fprintf(c.App.Writer, "state %s\n", cfg.Rule)
 	return nil
 }

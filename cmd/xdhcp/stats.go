@@ -119,7 +119,7 @@ func readStats(m *loader.Maps, withBuckets bool) (*statsView, error) {
 	}
 	sort.Slice(v.Interfaces, func(i, j int) bool { return v.Interfaces[i].Ifindex < v.Interfaces[j].Ifindex })
 	if withBuckets {
-		cfg, err := m.Config()
+		cfg, err := m.Rule()
 		if err != nil {
 			return nil, err
 		}

@@ -35,7 +35,7 @@ func thresholdCommand() *cli.Command {
 						return err
 					}
 					defer m.Close()
-					if err := m.UpdateConfig(func(cfg *decide.Config) error { cfg.Threshold = uint16(t); return nil }); err != nil {
+					if err := m.UpdateRule(func(cfg *decide.Rule) error { cfg.Threshold = uint16(t); return nil }); err != nil {
 						return err
 					}
 					return thresholdGet(c)
@@ -52,7 +52,7 @@ func thresholdGet(c *cli.Context) error {
 		return err
 	}
 	defer m.Close()
-	cfg, err := m.Config()
+	cfg, err := m.Rule()
 	if err != nil {
 		return err
 	}

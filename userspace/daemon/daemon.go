@@ -31,7 +31,7 @@ type Options struct {
 	Config *config.Config
 	// Rule is the load-balancing rule; its HBA and Role also set this
 	// server's share of every range.
-	Rule decide.Config
+	Rule decide.Rule
 	// PinDir is the bpffs directory for the fast path's pins.
 	PinDir string
 	// KeepXDP leaves the fast path attached when the daemon stops, so the
@@ -125,14 +125,14 @@ func New(o Options) (*Daemon, error) {
 func (d *Daemon) Store() *lease.Store { return d.store }
 
 // Rule is the decision config in force.
-func (d *Daemon) Rule() decide.Config { return d.rule.get() }
+func (d *Daemon) Rule() decide.Rule { return d.rule.get() }
 
 // SetLeaseLimit caps every lease time the server gives (failover's MCLT rule).
 func (d *Daemon) SetLeaseLimit(fn dhcpserver.LeaseLimit) { d.server.SetLeaseLimit(fn) }
 
 // SetRule changes the decision config everywhere at once: the XDP maps
 // when the program is attached, the Go-side check otherwise.
-func (d *Daemon) SetRule(c decide.Config) error { return d.rule.set(c) }
+func (d *Daemon) SetRule(c decide.Rule) error { return d.rule.set(c) }
 
 // Stats reports the counters.
 func (d *Daemon) Stats() Stats {
@@ -247,7 +247,7 @@ func (d *Daemon) attachXDP() (detach func(), err error) {
 		d.log.Warn("XDP program not loaded: applying the rule in Go on every interface", "err", err)
 		return func() {}, nil
 	}
-	if err := prog.SetConfig(d.rule.get()); err != nil {
+	if err := prog.SetRule(d.rule.get()); err != nil {
 		prog.Close()
 		return nil, err
 	}
@@ -274,7 +274,7 @@ func (d *Daemon) attachXDP() (detach func(), err error) {
 	// current one under the lock that from now on covers the maps too.
 	d.rule.mu.Lock()
 	d.rule.maps = prog.Maps
-	err = prog.SetConfig(d.rule.cfg)
+	err = prog.SetRule(d.rule.cfg)
 	d.rule.mu.Unlock()
 	if err != nil {
 		d.log.Warn("write XDP rule after attach", "err", err)

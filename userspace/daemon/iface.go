@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xdhcp/xdhcp/internal/frames"
 	"github.com/xdhcp/xdhcp/userspace/dhcpserver"
-	"github.com/xdhcp/xdhcp/userspace/frames"
 )
 
 // link is one served interface: a UDP socket on port 67 bound to it for

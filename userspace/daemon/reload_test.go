@@ -70,7 +70,7 @@ func discover(t *testing.T, d *Daemon, mac net.HardwareAddr) *dhcpv4.DHCPv4 {
 
 func TestReloadSwapsConfigAndKeepsLeases(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "leases.db")
-	d, err := New(Options{Config: parse(t, db, reloadBefore), Rule: decide.Config{Role: decide.Primary, HBA: decide.MustSplit(256)}})
+	d, err := New(Options{Config: parse(t, db, reloadBefore), Rule: decide.Rule{Role: decide.Primary, HBA: decide.MustSplit(256)}})
 	if err != nil {
 		t.Fatal(err)
 	}

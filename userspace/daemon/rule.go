@@ -11,7 +11,7 @@ import (
 // RuleSetter changes the load-balancing rule at run time (failover state,
 // HBA, role). The daemon implements it.
 type RuleSetter interface {
-	SetRule(decide.Config) error
+	SetRule(decide.Rule) error
 }
 
 // rule holds the one current decision config: it writes the XDP maps when
@@ -19,17 +19,17 @@ type RuleSetter interface {
 // without XDP, so both paths always apply the same rule.
 type rule struct {
 	mu   sync.RWMutex
-	cfg  decide.Config
+	cfg  decide.Rule
 	maps *loader.Maps // nil: XDP not attached anywhere
 }
 
-func (r *rule) get() decide.Config {
+func (r *rule) get() decide.Rule {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.cfg
 }
 
-func (r *rule) set(c decide.Config) error {
+func (r *rule) set(c decide.Rule) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("rule: %w", err)
 	}
@@ -37,7 +37,7 @@ func (r *rule) set(c decide.Config) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.maps != nil {
-		if err := r.maps.SetConfig(c); err != nil {
+		if err := r.maps.SetRule(c); err != nil {
 			return fmt.Errorf("rule: write XDP config: %w", err)
 		}
 	}

@@ -15,18 +15,18 @@ type Verdict struct {
 func verdict(r Reason) Verdict { return Verdict{Reason: r, Drop: r.Drops()} }
 
 // DecideFrame parses an Ethernet frame and decides it, as the XDP program does.
-func DecideFrame(c *Config, frame []byte) Verdict {
+func DecideFrame(c *Rule, frame []byte) Verdict {
 	req, reason, ok := ParseFrame(frame)
 	return decideParsed(c, &req, reason, ok)
 }
 
 // DecidePayload decides a UDP payload received on port 67 (XDP off).
-func DecidePayload(c *Config, payload []byte) Verdict {
+func DecidePayload(c *Rule, payload []byte) Verdict {
 	req, reason, ok := ParseBOOTP(payload)
 	return decideParsed(c, &req, reason, ok)
 }
 
-func decideParsed(c *Config, req *Request, reason Reason, ok bool) Verdict {
+func decideParsed(c *Rule, req *Request, reason Reason, ok bool) Verdict {
 	if !ok {
 		if reason == ReasonMalformed && c.DropMalformed {
 			return verdict(ReasonMalformedDropped)
@@ -37,8 +37,8 @@ func decideParsed(c *Config, req *Request, reason Reason, ok bool) Verdict {
 }
 
 // Decide applies the NORMAL-state message rules to a parsed BOOTREQUEST.
-func Decide(c *Config, req *Request) Verdict {
-	if c.State != Normal {
+func Decide(c *Rule, req *Request) Verdict {
+	if c.Rule != Normal {
 		return verdict(ReasonStatePass)
 	}
 	if req.Overload {
@@ -66,7 +66,7 @@ func Decide(c *Config, req *Request) Verdict {
 
 // serverIDGate: a message naming a server belongs to that server. With no
 // identifiers configured the server cannot tell, so the hash decides.
-func serverIDGate(c *Config, req *Request) Verdict {
+func serverIDGate(c *Rule, req *Request) Verdict {
 	if len(c.ServerIDs) == 0 {
 		return hashGate(c, req)
 	}
@@ -76,7 +76,7 @@ func serverIDGate(c *Config, req *Request) Verdict {
 	return verdict(ReasonOtherServerDropped)
 }
 
-func hashGate(c *Config, req *Request) Verdict {
+func hashGate(c *Rule, req *Request) Verdict {
 	v := Verdict{Hashed: true, Bucket: Bucket(req.Key(c.ChaddrOnly)), Secs: EffectiveSecs(req.Secs, c.SwapSecs)}
 	v.Owner = c.HBA.Owner(v.Bucket)
 	switch {

@@ -115,7 +115,7 @@ func discover(t *testing.T, mac string, secs uint16, mods ...dhcpv4.Modifier) []
 
 // The secs vectors of the reference: ISC max seconds 5 (T=6), every bucket the primary's.
 func TestSecsVectors(t *testing.T) {
-	c := Config{HBA: MustSplit(256), Threshold: 6, State: Normal}
+	c := Rule{HBA: MustSplit(256), Threshold: 6, Rule: Normal}
 	for _, role := range []Role{Primary, Secondary} {
 		c.Role = role
 		for _, v := range []struct {
@@ -192,18 +192,18 @@ func TestMessageRules(t *testing.T) {
 		{"overload", Secondary, []dhcpv4.Modifier{dhcpv4.WithOption(dhcpv4.OptGeneric(dhcpv4.OptionOptionOverload, []byte{1}))}, ReasonOverload},
 	}
 	for _, tc := range cases {
-		c := Config{HBA: MustSplit(128), Role: tc.role, Threshold: 6, State: Normal, ServerIDs: []netip.Addr{mine}}
+		c := Rule{HBA: MustSplit(128), Role: tc.role, Threshold: 6, Rule: Normal, ServerIDs: []netip.Addr{mine}}
 		got := DecidePayload(&c, discover(t, mac, 0, tc.mods...))
 		if got.Reason != tc.reason || got.Drop != tc.reason.Drops() {
 			t.Errorf("%s: %+v, want %s", tc.name, got, tc.reason)
 		}
-		c.State = PartnerDown
+		c.Rule = PartnerDown
 		if got := DecidePayload(&c, discover(t, mac, 0, tc.mods...)); got.Reason != ReasonStatePass {
 			t.Errorf("%s in partner-down: %s, want state-pass", tc.name, got.Reason)
 		}
 	}
 	// No server identifiers configured: a SELECTING REQUEST is hash-gated.
-	c := Config{HBA: MustSplit(128), Role: Secondary, Threshold: 6, State: Normal}
+	c := Rule{HBA: MustSplit(128), Role: Secondary, Threshold: 6, Rule: Normal}
 	got := DecidePayload(&c, discover(t, mac, 0, withType(dhcpv4.MessageTypeRequest), withSID(other)))
 	if got.Reason != ReasonPartnerDropped {
 		t.Errorf("selecting without own ids: %s, want partner-dropped", got.Reason)
@@ -215,7 +215,7 @@ func TestClientIDKey(t *testing.T) {
 	// 00:00:01:02:03:05 with option 61 is 238 (secondary).
 	mac, _ := net.ParseMAC("00:00:01:02:03:05")
 	cid := dhcpv4.WithOption(dhcpv4.OptClientIdentifier(append([]byte{1}, mac...)))
-	c := Config{HBA: MustSplit(128), Role: Primary, Threshold: 6, State: Normal}
+	c := Rule{HBA: MustSplit(128), Role: Primary, Threshold: 6, Rule: Normal}
 	if v := DecidePayload(&c, discover(t, mac.String(), 0, cid)); v.Bucket != 238 || v.Reason != ReasonPartnerDropped {
 		t.Errorf("option 61: %+v, want bucket 238 dropped", v)
 	}
@@ -231,7 +231,7 @@ func TestClientIDKey(t *testing.T) {
 }
 
 func TestMalformed(t *testing.T) {
-	c := Config{HBA: MustSplit(128), Role: Secondary, Threshold: 6, State: Normal}
+	c := Rule{HBA: MustSplit(128), Role: Secondary, Threshold: 6, Rule: Normal}
 	good := discover(t, "00:00:01:02:03:05", 0)
 	hlen17 := append([]byte(nil), good...)
 	hlen17[2] = 17

@@ -97,16 +97,16 @@ func (f *fakeStore) share() (decide.HBA, decide.Role) {
 // fakeRule records every rule written.
 type fakeRule struct {
 	mu      sync.Mutex
-	cfg     decide.Config
+	cfg     decide.Rule
 	history []decide.State
 }
 
-func (r *fakeRule) Rule() decide.Config { r.mu.Lock(); defer r.mu.Unlock(); return r.cfg }
-func (r *fakeRule) SetRule(c decide.Config) error {
+func (r *fakeRule) Rule() decide.Rule { r.mu.Lock(); defer r.mu.Unlock(); return r.cfg }
+func (r *fakeRule) SetRule(c decide.Rule) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cfg = c
-	r.history = append(r.history, c.State)
+	r.history = append(r.history, c.Rule)
 	return nil
 }
 func (r *fakeRule) states() []decide.State {
@@ -147,7 +147,7 @@ var testPools = []lease.Range{{Start: netip.MustParseAddr("198.18.0.100"), End: 
 func startNode(t *testing.T, role decide.Role, split int, listen, peer string, mod func(*Options)) *node {
 	t.Helper()
 	n := &node{store: newFakeStore(), rule: &fakeRule{}, log: &logBuf{}, done: make(chan struct{})}
-	n.rule.cfg = decide.Config{HBA: decide.MustSplit(split), Role: role, Threshold: 6, State: decide.Normal}
+	n.rule.cfg = decide.Rule{HBA: decide.MustSplit(split), Role: role, Threshold: 6, Rule: decide.Normal}
 	o := Options{Peer: peer, Listen: listen, Secret: testSecret, MCLT: time.Second, ReceiveTimeout: 300 * time.Millisecond,
 		Retry: 50 * time.Millisecond, Pools: testPools, Bindings: n.store, Rule: n.rule,
 		Logger: slog.New(slog.NewTextHandler(n.log, nil)).With("node", role.String())}
@@ -277,8 +277,8 @@ func pair(t *testing.T, mod func(*Options)) (prim, sec *node, px *proxy) {
 func TestPairNormalAndBindingUpdates(t *testing.T) {
 	prim, sec, _ := pair(t, nil)
 	// The secondary adopted the primary's HBA in its rule and share.
-	if got := sec.rule.Rule(); got.HBA != decide.MustSplit(128) || got.State != decide.Normal {
-		t.Errorf("secondary rule %s %s, want split 128 normal", got.HBA, got.State)
+	if got := sec.rule.Rule(); got.HBA != decide.MustSplit(128) || got.Rule != decide.Normal {
+		t.Errorf("secondary rule %s %s, want split 128 normal", got.HBA, got.Rule)
 	}
 	if h, r := sec.store.share(); h != decide.MustSplit(128) || r != decide.Secondary {
 		t.Errorf("secondary share %s %s", h, r)
@@ -339,7 +339,7 @@ func TestClosedConnectionIsNoticedAtOnce(t *testing.T) {
 	if d > 100*time.Millisecond {
 		t.Errorf("closed connection took %s to notice, want well below the receive timeout", d)
 	}
-	if got := sec.rule.Rule().State; got != decide.CommunicationsInterrupted {
+	if got := sec.rule.Rule().Rule; got != decide.CommunicationsInterrupted {
 		t.Errorf("fast path state %s", got)
 	}
 	if h, _ := sec.store.share(); h != decide.MustSplit(128) {
@@ -578,7 +578,7 @@ func rebalancing(e *Engine) bool {
 }
 
 func TestNewRefusesBadOptions(t *testing.T) {
-	rule := func(r decide.Role) *fakeRule { return &fakeRule{cfg: decide.Config{Role: r}} }
+	rule := func(r decide.Role) *fakeRule { return &fakeRule{cfg: decide.Rule{Role: r}} }
 	for _, tc := range []struct {
 		name string
 		o    Options

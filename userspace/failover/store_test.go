@@ -50,7 +50,7 @@ func TestResyncRealStores(t *testing.T) {
 	secAddr := freePort(t)
 	start := time.Now()
 	mk := func(role decide.Role, st *lease.Store, listen, peer string) *Engine {
-		r := &fakeRule{cfg: decide.Config{HBA: decide.MustSplit(128), Role: role, Threshold: 6}}
+		r := &fakeRule{cfg: decide.Rule{HBA: decide.MustSplit(128), Role: role, Threshold: 6}}
 		e, err := New(Options{Peer: peer, Listen: listen, Secret: testSecret, MCLT: time.Hour, ReceiveTimeout: time.Second,
 			Retry: 20 * time.Millisecond, Pools: []lease.Range{pool}, Bindings: st, Rule: r, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {

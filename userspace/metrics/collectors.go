@@ -148,7 +148,7 @@ func (c *fastPathCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c *fastPathCollector) collect(ch chan<- prometheus.Metric) error {
-	cfg, err := c.src.Config()
+	cfg, err := c.src.Rule()
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (c *fastPathCollector) collect(ch chan<- prometheus.Metric) error {
 		}
 	}
 
-	ch <- prometheus.MustNewConstMetric(fastPathInfo, prometheus.GaugeValue, 1, cfg.Role.String(), cfg.State.String())
+	ch <- prometheus.MustNewConstMetric(fastPathInfo, prometheus.GaugeValue, 1, cfg.Role.String(), cfg.Rule.String())
 	ch <- prometheus.MustNewConstMetric(fastPathThresh, prometheus.GaugeValue, float64(cfg.Threshold))
 	ch <- prometheus.MustNewConstMetric(fastPathOwned, prometheus.GaugeValue, float64(cfg.HBA.Count(cfg.Role)))
 	for r, n := range vs {

@@ -27,7 +27,7 @@ const namespace = "xdhcp"
 
 // FastPath is what the collector reads on every scrape; *loader.Maps is one.
 type FastPath interface {
-	Config() (decide.Config, error)
+	Rule() (decide.Rule, error)
 	Verdicts() (loader.Verdicts, error)
 	Buckets() ([256]loader.BucketStats, error)
 	Relays() ([]loader.RelayStats, error)

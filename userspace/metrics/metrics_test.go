@@ -19,9 +19,9 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/xdhcp/xdhcp/internal/frames"
 	"github.com/xdhcp/xdhcp/loader"
 	"github.com/xdhcp/xdhcp/userspace/decide"
-	"github.com/xdhcp/xdhcp/userspace/frames"
 )
 
 // scrape serves m on a loopback port, GETs /metrics and parses the text
@@ -206,8 +206,8 @@ func TestDropsAndStoreFaultsScraped(t *testing.T) {
 
 type brokenFastPath struct{ FastPath }
 
-func (brokenFastPath) Config() (decide.Config, error) {
-	return decide.Config{}, errors.New("map gone")
+func (brokenFastPath) Rule() (decide.Rule, error) {
+	return decide.Rule{}, errors.New("map gone")
 }
 
 func TestFastPathDownIsAGauge(t *testing.T) {
@@ -239,8 +239,8 @@ func TestFastPathCountersScraped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	cfg := decide.Config{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, State: decide.Normal, RelayStats: true}
-	if err := p.SetConfig(cfg); err != nil {
+	cfg := decide.Rule{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, Rule: decide.Normal, RelayStats: true}
+	if err := p.SetRule(cfg); err != nil {
 		t.Fatal(err)
 	}
 	var partner, mine net.HardwareAddr

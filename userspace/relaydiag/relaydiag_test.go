@@ -14,12 +14,12 @@ import (
 
 // nonOwner is the configuration the diagnosis is about: a secondary with the
 // Windows threshold, so the primary's clients are "partner-owned".
-func nonOwner() decide.Config {
-	return decide.Config{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, State: decide.Normal, RelayStats: true}
+func nonOwner() decide.Rule {
+	return decide.Rule{HBA: decide.MustSplit(128), Role: decide.Secondary, Threshold: 6, Rule: decide.Normal, RelayStats: true}
 }
 
 // partnerMACs returns n MACs whose bucket the partner (primary) owns.
-func partnerMACs(t *testing.T, cfg decide.Config, n int) []net.HardwareAddr {
+func partnerMACs(t *testing.T, cfg decide.Rule, n int) []net.HardwareAddr {
 	t.Helper()
 	var out []net.HardwareAddr
 	for i := 0; len(out) < n && i < 1<<16; i++ {
@@ -33,7 +33,7 @@ func partnerMACs(t *testing.T, cfg decide.Config, n int) []net.HardwareAddr {
 
 // count runs clients through the real decision and counts per relay the way
 // the XDP program does (bpf/xdhcp.c count_relay).
-func count(t *testing.T, cfg decide.Config, relay netip.Addr, macs []net.HardwareAddr, secs []uint16) loader.RelayStats {
+func count(t *testing.T, cfg decide.Rule, relay netip.Addr, macs []net.HardwareAddr, secs []uint16) loader.RelayStats {
 	t.Helper()
 	s := loader.RelayStats{Relay: relay}
 	for _, mac := range macs {

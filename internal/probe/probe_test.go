@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xdhcp/xdhcp/userspace/labnet"
+	"github.com/xdhcp/xdhcp/internal/labnet"
 )
 
 // A real ISC dhcpd in a namespace answers the probe; the probe reports its

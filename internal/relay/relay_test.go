@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xdhcp/xdhcp/userspace/labnet"
-	"github.com/xdhcp/xdhcp/userspace/probe"
+	"github.com/xdhcp/xdhcp/internal/labnet"
+	"github.com/xdhcp/xdhcp/internal/probe"
 )
 
 // client -- relay -- real ISC dhcpd: the probe gets offers through the relay,

@@ -16,8 +16,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"github.com/xdhcp/xdhcp/userspace/frames"
-	"github.com/xdhcp/xdhcp/userspace/labnet"
+	"github.com/xdhcp/xdhcp/internal/frames"
+	"github.com/xdhcp/xdhcp/internal/labnet"
 )
 
 // Offer is one OFFER seen for a DISCOVER.

@@ -1,4 +1,4 @@
-package gen
+package loadgen
 
 import (
 	"fmt"
@@ -8,8 +8,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"github.com/xdhcp/xdhcp/internal/frames"
 	"github.com/xdhcp/xdhcp/userspace/decide"
-	"github.com/xdhcp/xdhcp/userspace/frames"
 )
 
 // Type is a kind of client message the generator sends.

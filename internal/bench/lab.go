@@ -1,7 +1,7 @@
 // Package bench measures xdhcp's fast path against trivial XDP programs in
 // the same run: the in-kernel cost of each verdict path (test-run timing)
 // and the rate at which partner-owned floods are received and dropped on a
-// veth fed by the live-frames generator (userspace/gen).
+// veth fed by the live-frames generator (internal/loadgen).
 package bench
 
 import (

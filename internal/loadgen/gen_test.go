@@ -1,4 +1,4 @@
-package gen
+package loadgen
 
 import (
 	"bytes"
@@ -56,7 +56,7 @@ func TestClientsBadInput(t *testing.T) {
 // Every template parses as the rule expects, with the fields the program
 // stamps at the offsets it stamps them.
 func TestTemplates(t *testing.T) {
-	cfg := decide.DefaultConfig()
+	cfg := decide.DefaultRule()
 	sid := netip.MustParseAddr("198.18.0.1")
 	cfg.ServerIDs = []netip.Addr{sid}
 	want := map[Type]decide.Reason{

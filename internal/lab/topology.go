@@ -17,9 +17,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/xdhcp/xdhcp/userspace/labnet"
-	"github.com/xdhcp/xdhcp/userspace/probe"
-	"github.com/xdhcp/xdhcp/userspace/relay"
+	"github.com/xdhcp/xdhcp/internal/labnet"
+	"github.com/xdhcp/xdhcp/internal/probe"
+	"github.com/xdhcp/xdhcp/internal/relay"
 )
 
 // Addresses (198.18.0.0/15, the benchmarking range, inside our namespaces only).

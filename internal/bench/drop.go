@@ -11,9 +11,9 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 
+	"github.com/xdhcp/xdhcp/internal/loadgen"
 	"github.com/xdhcp/xdhcp/loader"
 	"github.com/xdhcp/xdhcp/userspace/decide"
-	"github.com/xdhcp/xdhcp/userspace/gen"
 )
 
 // DropGoal is the issue's goal: xdhcp receives and drops a partner flood
@@ -95,9 +95,9 @@ type DropResult struct {
 	// Reader is the trivial program reading one byte in each cache line
 	// xdhcp's verdict reads (a second, informative baseline): what is
 	// left between it and xdhcp is the program's own work.
-	Reader DropPhase     `json:"trivial_reading"`
-	XDHCP  DropPhase     `json:"xdhcp"`
-	Config decide.Config `json:"xdhcp_config"`
+	Reader DropPhase   `json:"trivial_reading"`
+	XDHCP  DropPhase   `json:"xdhcp"`
+	Config decide.Rule `json:"xdhcp_config"`
 	// Rounds are the per-round rates and ratios, each from three slices
 	// run one after the other.
 	Rounds []DropRound `json:"rounds"`
@@ -249,7 +249,7 @@ func Drop(ctx context.Context, o DropOptions) (*DropResult, error) {
 	}
 	cfg := CostConfig()
 	cfg.RelayStats = !o.NoRelayStats
-	clients, err := gen.Clients(o.Clients, 1, cfg.HBA, cfg.Role)
+	clients, err := loadgen.Clients(o.Clients, 1, cfg.HBA, cfg.Role)
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +274,7 @@ func Drop(ctx context.Context, o DropOptions) (*DropResult, error) {
 		return nil, err
 	}
 	defer prog.Close()
-	if err := prog.SetConfig(cfg); err != nil {
+	if err := prog.SetRule(cfg); err != nil {
 		return nil, err
 	}
 
@@ -320,7 +320,7 @@ func Drop(ctx context.Context, o DropOptions) (*DropResult, error) {
 		res.Receiver = fmt.Sprintf("threaded NAPI, kernel thread pinned to CPU %d; generator on CPU 0-%d", o.RxCPU, o.Threads-1)
 	}
 
-	f, err := startFlood(ctx, gen.Options{Iface: tgt.out, Clients: clients, Types: []gen.Type{gen.Discover},
+	f, err := startFlood(ctx, loadgen.Options{Iface: tgt.out, Clients: clients, Types: []loadgen.Type{loadgen.Discover},
 		ServerID: benchServerID(), Threads: o.Threads, Enter: tgt.enter})
 	if err != nil {
 		return nil, err
@@ -392,13 +392,13 @@ type flood struct {
 // startFlood starts the generator with o (no Duration or Count: it runs
 // until stop) and returns once its sent counter can be read, as its
 // threads start (the caller's first, uncounted slice covers the start).
-func startFlood(ctx context.Context, o gen.Options) (*flood, error) {
+func startFlood(ctx context.Context, o loadgen.Options) (*flood, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &flood{cancel: cancel, done: make(chan error, 1)}
 	live := make(chan func() (uint64, error), 1)
 	o.Live = func(sent func() (uint64, error)) { live <- sent }
 	go func() {
-		_, err := gen.Run(ctx, o)
+		_, err := loadgen.Run(ctx, o)
 		f.done <- err
 	}()
 	select {

@@ -77,16 +77,16 @@ const MaxServerIDs = 8
 // (Windows Server 2022 answers from secs 6).
 const DefaultThreshold = 6
 
-// Config is everything the decision needs. The XDP program holds the same
+// Rule is everything the decision needs. The XDP program holds the same
 // fields in its config map (loader converts).
-type Config struct {
+type Rule struct {
 	HBA  HBA  `json:"hba"`
 	Role Role `json:"role"`
 	// Threshold: a client this server does not own is answered when
 	// secs >= Threshold. 0 turns load balancing off. ISC's
 	// `load balance max seconds M` is Threshold M+1.
 	Threshold uint16 `json:"threshold"`
-	State     State  `json:"state"`
+	Rule      State  `json:"state"`
 	// ServerIDs are this server's identifiers (option 54). Empty means
 	// "unknown": requests naming a server are then hash-gated instead.
 	ServerIDs []netip.Addr `json:"server_ids"`
@@ -101,18 +101,18 @@ type Config struct {
 	RelayStats bool `json:"relay_stats"`
 }
 
-// DefaultConfig is a primary at a 50:50 split in NORMAL state with the Windows threshold.
-func DefaultConfig() Config {
-	return Config{HBA: MustSplit(128), Role: Primary, Threshold: DefaultThreshold, State: Normal, RelayStats: true}
+// DefaultRule is a primary at a 50:50 split in NORMAL state with the Windows threshold.
+func DefaultRule() Rule {
+	return Rule{HBA: MustSplit(128), Role: Primary, Threshold: DefaultThreshold, Rule: Normal, RelayStats: true}
 }
 
 // Validate reports the first field that the fast path cannot hold.
-func (c Config) Validate() error {
+func (c Rule) Validate() error {
 	if c.Role > Secondary {
 		return fmt.Errorf("role %d: want primary or secondary", c.Role)
 	}
-	if c.State >= numStates {
-		return fmt.Errorf("state %d: unknown", c.State)
+	if c.Rule >= numStates {
+		return fmt.Errorf("state %d: unknown", c.Rule)
 	}
 	if len(c.ServerIDs) > MaxServerIDs {
 		return fmt.Errorf("server ids: %d given, at most %d", len(c.ServerIDs), MaxServerIDs)
@@ -126,10 +126,10 @@ func (c Config) Validate() error {
 }
 
 // Owns says whether this server owns bucket b.
-func (c Config) Owns(b uint8) bool { return c.HBA.Owner(b) == c.Role }
+func (c Rule) Owns(b uint8) bool { return c.HBA.Owner(b) == c.Role }
 
 // hasServerID says whether id is one of this server's identifiers.
-func (c Config) hasServerID(id [4]byte) bool {
+func (c Rule) hasServerID(id [4]byte) bool {
 	for _, a := range c.ServerIDs {
 		if a.As4() == id {
 			return true

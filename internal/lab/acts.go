@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xdhcp/xdhcp/internal/probe"
 	"github.com/xdhcp/xdhcp/userspace/decide"
-	"github.com/xdhcp/xdhcp/userspace/probe"
 )
 
 // Options configure a lab run.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xdhcp/xdhcp/userspace/labnet/testlock"
+	"github.com/xdhcp/xdhcp/internal/labnet/testlock"
 )
 
 // A short drop bench: both receivers see the flood, xdhcp drops all of it as

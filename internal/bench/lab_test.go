@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xdhcp/xdhcp/internal/labnet/testlock"
+	"github.com/xdhcp/xdhcp/internal/loadgen"
 	"github.com/xdhcp/xdhcp/userspace/decide"
-	"github.com/xdhcp/xdhcp/userspace/gen"
-	"github.com/xdhcp/xdhcp/userspace/labnet/testlock"
 )
 
 // needRoot skips tests that need BPF and namespaces when not root (CI runs as root).
@@ -51,13 +51,13 @@ func TestGeneratorIntoVeth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lk.Close()
-	clients, err := gen.Clients(1000, 0.5, decide.MustSplit(128), decide.Primary)
+	clients, err := loadgen.Clients(1000, 0.5, decide.MustSplit(128), decide.Primary)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const count = 200_000
-	res, err := gen.Run(context.Background(), gen.Options{Iface: l.Out, Clients: clients, SecsMax: 10,
-		Types: []gen.Type{gen.Discover, gen.Request}, ServerID: netip.MustParseAddr("198.18.0.1"),
+	res, err := loadgen.Run(context.Background(), loadgen.Options{Iface: l.Out, Clients: clients, SecsMax: 10,
+		Types: []loadgen.Type{loadgen.Discover, loadgen.Request}, ServerID: netip.MustParseAddr("198.18.0.1"),
 		Count: count, Duration: 10 * time.Second, Enter: l.Enter})
 	if err != nil {
 		t.Fatal(err)

@@ -10,9 +10,9 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"github.com/xdhcp/xdhcp/internal/frames"
 	"github.com/xdhcp/xdhcp/loader"
 	"github.com/xdhcp/xdhcp/userspace/decide"
-	"github.com/xdhcp/xdhcp/userspace/frames"
 )
 
 // CostGoal is the fast-path issue's goal: a full DISCOVER decision costs
@@ -33,8 +33,8 @@ func benchServerID() netip.Addr { return netip.MustParseAddr("198.18.0.1") }
 
 // CostConfig is the configuration the cost bench runs under: a primary at
 // 50:50 in NORMAL state with the default threshold and relay counters on.
-func CostConfig() decide.Config {
-	c := decide.DefaultConfig()
+func CostConfig() decide.Rule {
+	c := decide.DefaultRule()
 	c.ServerIDs = []netip.Addr{benchServerID()}
 	return c
 }
@@ -137,7 +137,7 @@ func Cost(ctx context.Context, repeat, rounds int) (*CostResult, error) {
 	}
 	defer prog.Close()
 	cfg := CostConfig()
-	if err := prog.SetConfig(cfg); err != nil {
+	if err := prog.SetRule(cfg); err != nil {
 		return nil, err
 	}
 	trivial, err := TrivialPass()
@@ -147,7 +147,7 @@ func Cost(ctx context.Context, repeat, rounds int) (*CostResult, error) {
 	defer trivial.Close()
 	noRelay := cfg
 	noRelay.RelayStats = false
-	configFor := func(p Path) *decide.Config {
+	configFor := func(p Path) *decide.Rule {
 		if p.NoRelayStats {
 			return &noRelay
 		}
@@ -171,7 +171,7 @@ func Cost(ctx context.Context, repeat, rounds int) (*CostResult, error) {
 		}
 		trivialNs = append(trivialNs, ns)
 		for i, p := range paths {
-			if err := prog.SetConfig(*configFor(p)); err != nil {
+			if err := prog.SetRule(*configFor(p)); err != nil {
 				return nil, err
 			}
 			ns, err := timeRun(prog.XDP(), p.Frame, repeat)
@@ -194,8 +194,8 @@ func Cost(ctx context.Context, repeat, rounds int) (*CostResult, error) {
 }
 
 // checkPath runs p once and checks which verdict counter moved.
-func checkPath(prog *loader.Program, cfg *decide.Config, p Path) error {
-	if err := prog.SetConfig(*cfg); err != nil {
+func checkPath(prog *loader.Program, cfg *decide.Rule, p Path) error {
+	if err := prog.SetRule(*cfg); err != nil {
 		return err
 	}
 	if v := decide.DecideFrame(cfg, p.Frame); v.Reason != p.Reason {

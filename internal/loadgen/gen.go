@@ -4,7 +4,7 @@
 // xid and secs stamped per packet in the kernel) and sends them out of an
 // interface. On a veth the frames reach the peer only when the peer has an
 // XDP program attached (XDP_PASS is enough).
-package gen
+package loadgen
 
 import (
 	"context"

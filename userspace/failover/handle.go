@@ -105,7 +105,7 @@ func (e *Engine) flush(c *conn) {
 		return
 	}
 	for e.q.pendingLen() > 0 && e.q.inflightLen() < maxInflight {
-		id, batch := e.q.next(maxBatch)
+		id, batch := e.q.next(sendBatch)
 		if err := c.send(&Message{Header: Header{Type: MsgBndUpd}, Batch: id, Leases: batch}); err != nil {
 			e.log.Error("send BNDUPD", "err", err)
 			return

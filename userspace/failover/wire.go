@@ -30,9 +30,14 @@ const (
 	minFrame        = headerLen + macLen
 	// MaxFrame bounds a frame; the reader never allocates more.
 	MaxFrame = 1<<16 - 1
-	// maxBatch bounds the bindings in one BNDUPD (the largest binding is
-	// 4+1+1+4+8+8+3*(1+255) = 794 bytes, 64 of them fit in MaxFrame).
+	// maxBatch bounds the bindings a BNDUPD may carry (the largest binding
+	// without extensions is 4+1+1+4+8+8+3*(1+255) = 794 bytes, 64 of them
+	// fit in MaxFrame).
 	maxBatch = 64
+	// sendBatch is how many bindings this server puts in one BNDUPD: with
+	// extensions a binding takes up to 794+2+2*(2+255) = 1310 bytes, and
+	// 48 of them still fit in MaxFrame.
+	sendBatch = 48
 	// minBinding is the smallest encoded binding (empty strings).
 	minBinding = 4 + 1 + 1 + 4 + 8 + 8 + 3
 )
@@ -301,7 +306,11 @@ func putLease(w *writer, l *lease.Lease) {
 		return
 	}
 	putAddr(w, l.IP)
-	w.u8(uint8(l.State))
+	state := uint8(l.State)
+	if hasExtensions(l) {
+		state |= stateExtended
+	}
+	w.u8(state)
 	w.u8(uint8(l.IssuedBy.Role))
 	putAddr(w, l.IssuedBy.ServerID)
 	w.u64(unixNano(l.Start))
@@ -309,6 +318,7 @@ func putLease(w *writer, l *lease.Lease) {
 	w.str8("client id", l.Client)
 	w.str8("hwaddr", []byte(l.HWAddr))
 	w.str8("hostname", []byte(l.Hostname))
+	putExtensions(w, l)
 }
 
 // decodeBody fills m from body according to m.Type; it refuses anything
@@ -418,7 +428,8 @@ func getParams(r *reader, p *Params) {
 
 func getLease(r *reader, l *lease.Lease, i int) {
 	l.IP = r.addr("binding address")
-	l.State = lease.State(r.u8("binding state"))
+	state := r.u8("binding state")
+	l.State = lease.State(state &^ stateExtended)
 	role := r.u8("binding issuer role")
 	sid := r.addr("binding issuer server id")
 	l.Start = fromNano(r.u64("binding start"))
@@ -428,6 +439,9 @@ func getLease(r *reader, l *lease.Lease, i int) {
 	}
 	l.HWAddr = string(r.str8("binding hwaddr"))
 	l.Hostname = string(r.str8("binding hostname"))
+	if state&stateExtended != 0 {
+		getExtensions(r, l)
+	}
 	if r.err != nil {
 		return
 	}

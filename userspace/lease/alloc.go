@@ -139,9 +139,9 @@ func (s *Store) poolOf(ip netip.Addr) *pool {
 	return nil
 }
 
-func (s *Store) poolFor(subnet netip.Prefix) *pool {
+func (s *Store) poolFor(subnet netip.Prefix, class string) *pool {
 	for _, p := range s.pools {
-		if p.Subnet == subnet {
+		if p.Subnet == subnet && p.Class == class {
 			return p
 		}
 	}
@@ -182,6 +182,8 @@ type OfferRequest struct {
 	// Reserve keeps the pool's last free addresses from clients the store
 	// does not know (ErrReserve); zero for reserved clients.
 	Reserve Reserve
+	// Class picks the pool kept for a client class ("": the subnet's own).
+	Class string
 }
 
 // Offer picks an address for a DISCOVER and holds it for the client for
@@ -194,7 +196,7 @@ func (s *Store) Offer(req OfferRequest) (netip.Addr, error) {
 	defer s.mu.Unlock()
 	now := s.now()
 	client := string(req.Client)
-	p := s.poolFor(req.Subnet)
+	p := s.poolFor(req.Subnet, req.Class)
 	ok := func(ip netip.Addr, dynamic bool) bool {
 		if !ip.IsValid() || !req.Subnet.Contains(ip) || !s.freeFor(ip, client, now) {
 			return false
@@ -328,6 +330,12 @@ type BindRequest struct {
 	// Reserve applies when a client the store does not know asks for an
 	// address not offered to it (see OfferRequest.Reserve).
 	Reserve Reserve
+	// Class is the client's pool class (see OfferRequest.Class): a dynamic
+	// address must come from that class's pool.
+	Class string
+	// RelayInfo and DNSName are recorded in the lease.
+	RelayInfo []byte
+	DNSName   string
 }
 
 // Bind binds req.IP to the client, durably: it returns once the lease is
@@ -351,7 +359,7 @@ func (s *Store) BindAsync(req BindRequest) (Lease, *Pending, error) {
 	now := s.now()
 	client := string(req.Client)
 	p := s.poolOf(req.IP)
-	if !req.Reserved && (p == nil || p.Subnet != req.Subnet || p.Excluded[req.IP]) {
+	if !req.Reserved && (p == nil || p.Subnet != req.Subnet || p.Class != req.Class || p.Excluded[req.IP]) {
 		s.mu.Unlock()
 		return Lease{}, nil, fmt.Errorf("%v: %w", req.IP, ErrUnknownAddress)
 	}
@@ -367,8 +375,12 @@ func (s *Store) BindAsync(req BindRequest) (Lease, *Pending, error) {
 	l := Lease{
 		IP: req.IP, Client: append(ClientID(nil), req.Client...), HWAddr: req.HWAddr, Hostname: req.Hostname,
 		State: Bound, Start: now, Expiry: now.Add(req.LeaseTime), IssuedBy: s.issuer,
+		RelayInfo: append([]byte(nil), req.RelayInfo...), DNSName: req.DNSName,
 	}
 	old, had := s.byIP[req.IP]
+	if len(l.RelayInfo) == 0 && had && string(old.Client) == client {
+		l.RelayInfo = old.RelayInfo
+	}
 	s.dropOffer(req.IP, client)
 	s.index(l)
 	s.mu.Unlock()

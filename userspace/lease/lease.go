@@ -80,6 +80,12 @@ type Lease struct {
 	// for a declined one the end of its probation.
 	Expiry   time.Time `json:"expiry"`
 	IssuedBy Issuer    `json:"issued_by"`
+	// RelayInfo is the relay agent information (option 82's payload, RFC
+	// 3046) the binding was made through, for the partner and the operator;
+	// a renewal sent straight to the server (no relay) keeps it.
+	RelayInfo []byte `json:"relay_info,omitempty"`
+	// DNSName is the name this binding registers in DNS (DDNS; empty: none).
+	DNSName string `json:"dns_name,omitempty"`
 }
 
 // Active says whether the address is unavailable to other clients at now.

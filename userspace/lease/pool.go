@@ -71,6 +71,9 @@ type Pool struct {
 	Ranges []Range
 	// Excluded addresses are never handed out dynamically (reservations).
 	Excluded map[netip.Addr]bool
+	// Class names the client class this pool is kept for ("": the
+	// subnet's own ranges, for clients of no class with ranges).
+	Class string
 }
 
 // Contains says whether a is in one of p's ranges.

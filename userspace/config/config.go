@@ -36,6 +36,14 @@ type Config struct {
 	XDP              string        `json:"xdp"`
 	Limits           Limits        `json:"limits"`
 	Subnets          []*Subnet     `json:"subnets"`
+	// BOOTP answers BOOTREQUESTs without a DHCP message type (dynamic
+	// BOOTP) with an address from a range, for BOOTPLeaseTime (0: infinite).
+	BOOTP          bool          `json:"bootp,omitempty"`
+	BOOTPLeaseTime time.Duration `json:"bootp_lease_time,omitempty"`
+	// Classes are evaluated in this order (see Class).
+	Classes   []*Class  `json:"classes,omitempty"`
+	PingCheck PingCheck `json:"ping_check,omitzero"`
+	DDNS      *DDNS     `json:"ddns,omitempty"`
 }
 
 // DefaultTracked is how many clients (and relays) the rate limiter
@@ -82,7 +90,11 @@ type Subnet struct {
 	Domain  string        `json:"domain,omitempty"`
 	// Interface selects this subnet for direct (unrelayed) clients arriving
 	// on it; without it the interface's address decides.
-	Interface    string         `json:"interface,omitempty"`
+	Interface string `json:"interface,omitempty"`
+	// SharedNetwork names the link this subnet shares with others: a
+	// client of one may get an address from any (see Config.SharedWith).
+	SharedNetwork string `json:"shared_network,omitempty"`
+	Boot
 	LeaseTime    time.Duration  `json:"lease_time,omitempty"` // 0: the global one
 	T1           time.Duration  `json:"t1,omitempty"`         // 0: half the lease
 	T2           time.Duration  `json:"t2,omitempty"`         // 0: 7/8 of the lease
@@ -97,13 +109,18 @@ type Option struct {
 	Value []byte `json:"value"`
 }
 
-// Reservation pins an address (and optionally a hostname) to one client.
+// Reservation pins an address (and optionally a hostname) to one client,
+// known by its MAC, its client id, or the relay agent's circuit or remote
+// id (every client behind that circuit: one address per port).
 type Reservation struct {
-	HWAddr   net.HardwareAddr `json:"hwaddr,omitempty"`
-	ClientID lease.ClientID   `json:"client_id,omitempty"`
-	IP       netip.Addr       `json:"ip"`
-	Hostname string           `json:"hostname,omitempty"`
-	Line     int              `json:"-"`
+	HWAddr    net.HardwareAddr `json:"hwaddr,omitempty"`
+	ClientID  lease.ClientID   `json:"client_id,omitempty"`
+	CircuitID []byte           `json:"circuit_id,omitempty"`
+	RemoteID  []byte           `json:"remote_id,omitempty"`
+	Boot
+	IP       netip.Addr `json:"ip"`
+	Hostname string     `json:"hostname,omitempty"`
+	Line     int        `json:"-"`
 }
 
 // Default is the configuration before file and flags.
@@ -186,6 +203,7 @@ func (c *Config) Validate(file string) error {
 		bad(0, "server-id %v: not an IPv4 address", c.ServerID)
 	}
 	c.Limits.validate(bad)
+	c.validatePolicy(bad)
 	if len(c.Subnets) == 0 {
 		bad(0, "no subnet configured: give --subnet or a subnets: list")
 	}
@@ -201,7 +219,7 @@ func (c *Config) Validate(file string) error {
 				bad(s.Line, "%s overlaps subnet %v", where, o.Prefix)
 			}
 		}
-		if len(s.Ranges) == 0 && len(s.Reservations) == 0 {
+		if len(s.Ranges) == 0 && len(s.Reservations) == 0 && !c.classRangesIn(s.Prefix) {
 			bad(s.Line, "%s: no range and no reservation: nothing to hand out", where)
 		}
 		for j, r := range s.Ranges {
@@ -235,7 +253,8 @@ func (c *Config) Validate(file string) error {
 				bad(r.Line, "address %v is already reserved on line %d", r.IP, l)
 			}
 			resIP[r.IP] = r.Line
-			for _, k := range []string{"mac " + r.HWAddr.String(), "client-id " + r.ClientID.String()} {
+			for _, k := range []string{"mac " + r.HWAddr.String(), "client-id " + r.ClientID.String(),
+				"circuit-id " + IDString(r.CircuitID), "remote-id " + IDString(r.RemoteID)} {
 				if strings.HasSuffix(k, " ") {
 					continue
 				}
@@ -280,17 +299,32 @@ func (c *Config) SubnetFor(a netip.Addr) *Subnet {
 	return nil
 }
 
-// Pools are the dynamic ranges for the lease store, reservations excluded.
+// Pools are the dynamic ranges for the lease store, reservations excluded:
+// each subnet's own, then each class's ranges in it.
 func (c *Config) Pools() []lease.Pool {
 	var out []lease.Pool
 	for _, s := range c.Subnets {
-		p := lease.Pool{Subnet: s.Prefix, Ranges: s.Ranges, Excluded: map[netip.Addr]bool{}}
+		excluded := map[netip.Addr]bool{}
 		for _, r := range s.Reservations {
-			p.Excluded[r.IP] = true
+			excluded[r.IP] = true
 		}
-		out = append(out, p)
+		out = append(out, lease.Pool{Subnet: s.Prefix, Ranges: s.Ranges, Excluded: excluded})
+		for _, cl := range c.Classes {
+			if rs := cl.RangesIn(s.Prefix); len(rs) > 0 {
+				out = append(out, lease.Pool{Subnet: s.Prefix, Ranges: rs, Excluded: excluded, Class: cl.Name})
+			}
+		}
 	}
 	return out
+}
+
+func (c *Config) classRangesIn(p netip.Prefix) bool {
+	for _, cl := range c.Classes {
+		if len(cl.RangesIn(p)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Timers returns the lease time, T1 and T2 for s.

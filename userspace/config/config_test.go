@@ -54,7 +54,7 @@ func TestBadFileNamesEveryErrorWithItsLine(t *testing.T) {
 		`bad.yaml:13:16: option code "300"`,
 		`bad.yaml:14:9: option without a value`,
 		`bad.yaml:16:15: mac "zz:00"`,
-		`bad.yaml:17:9: reservation needs mac: or client-id:`,
+		`bad.yaml:17:9: reservation needs mac:, client-id:, circuit-id: or remote-id:`,
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("missing %q in:\n%s", want, msg)

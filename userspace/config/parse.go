@@ -56,6 +56,19 @@ func (p *parser) parse(data []byte, c *Config) {
 			}
 		},
 		"limits": func(n *yaml.Node) { p.limits(n, &c.Limits) },
+		"bootp":  func(n *yaml.Node) { c.BOOTP = p.boolean(n) },
+		"bootp-lease-time": func(n *yaml.Node) {
+			if n.Value != "infinite" {
+				c.BOOTPLeaseTime = p.dur(n)
+			}
+		},
+		"classes": func(n *yaml.Node) {
+			for _, e := range p.seq(n, "classes") {
+				c.Classes = append(c.Classes, p.class(e))
+			}
+		},
+		"ping-check": func(n *yaml.Node) { p.pingCheck(n, &c.PingCheck) },
+		"ddns":       func(n *yaml.Node) { c.DDNS = p.ddns(n) },
 		"subnets": func(n *yaml.Node) {
 			for _, e := range p.seq(n, "subnets") {
 				c.Subnets = append(c.Subnets, p.subnet(e))
@@ -121,7 +134,7 @@ func (p *parser) count(n *yaml.Node, least int) int {
 
 func (p *parser) subnet(n *yaml.Node) *Subnet {
 	s := &Subnet{Line: n.Line}
-	p.fields(n, "subnet", map[string]func(*yaml.Node){
+	p.fields(n, "subnet", p.withBoot(&s.Boot, map[string]func(*yaml.Node){
 		"subnet": func(n *yaml.Node) {
 			v, err := netip.ParsePrefix(p.str(n))
 			if err != nil || !v.Addr().Is4() {
@@ -133,24 +146,16 @@ func (p *parser) subnet(n *yaml.Node) *Subnet {
 			}
 			s.Prefix = v.Masked()
 		},
-		"ranges": func(n *yaml.Node) {
-			for _, e := range p.list(n) {
-				r, err := lease.ParseRange(e.Value)
-				if err != nil {
-					p.errorf(e, "%v", err)
-					continue
-				}
-				s.Ranges = append(s.Ranges, r)
-			}
-		},
-		"routers":    func(n *yaml.Node) { s.Routers = p.addrs(n) },
-		"router":     func(n *yaml.Node) { s.Routers = p.addrs(n) },
-		"dns":        func(n *yaml.Node) { s.DNS = p.addrs(n) },
-		"domain":     func(n *yaml.Node) { s.Domain = p.str(n) },
-		"interface":  func(n *yaml.Node) { s.Interface = p.str(n) },
-		"lease-time": func(n *yaml.Node) { s.LeaseTime = p.dur(n) },
-		"t1":         func(n *yaml.Node) { s.T1 = p.dur(n) },
-		"t2":         func(n *yaml.Node) { s.T2 = p.dur(n) },
+		"ranges":         func(n *yaml.Node) { s.Ranges = p.ranges(n) },
+		"routers":        func(n *yaml.Node) { s.Routers = p.addrs(n) },
+		"router":         func(n *yaml.Node) { s.Routers = p.addrs(n) },
+		"dns":            func(n *yaml.Node) { s.DNS = p.addrs(n) },
+		"domain":         func(n *yaml.Node) { s.Domain = p.str(n) },
+		"interface":      func(n *yaml.Node) { s.Interface = p.str(n) },
+		"shared-network": func(n *yaml.Node) { s.SharedNetwork = p.str(n) },
+		"lease-time":     func(n *yaml.Node) { s.LeaseTime = p.dur(n) },
+		"t1":             func(n *yaml.Node) { s.T1 = p.dur(n) },
+		"t2":             func(n *yaml.Node) { s.T2 = p.dur(n) },
 		"options": func(n *yaml.Node) {
 			for _, e := range p.seq(n, "options") {
 				if o, ok := p.option(e); ok {
@@ -163,7 +168,7 @@ func (p *parser) subnet(n *yaml.Node) *Subnet {
 				s.Reservations = append(s.Reservations, p.reservation(e))
 			}
 		},
-	})
+	}))
 	if !s.Prefix.IsValid() && !p.has(n, "subnet") {
 		p.errorf(n, "subnet entry without a subnet: key")
 	}
@@ -172,7 +177,7 @@ func (p *parser) subnet(n *yaml.Node) *Subnet {
 
 func (p *parser) reservation(n *yaml.Node) *Reservation {
 	r := &Reservation{Line: n.Line}
-	p.fields(n, "reservation", map[string]func(*yaml.Node){
+	p.fields(n, "reservation", p.withBoot(&r.Boot, map[string]func(*yaml.Node){
 		"mac": func(n *yaml.Node) {
 			mac, err := net.ParseMAC(p.str(n))
 			if err != nil {
@@ -189,14 +194,16 @@ func (p *parser) reservation(n *yaml.Node) *Reservation {
 			}
 			r.ClientID = id
 		},
-		"ip":       func(n *yaml.Node) { r.IP = p.addr(n) },
-		"hostname": func(n *yaml.Node) { r.Hostname = p.str(n) },
-	})
+		"ip":         func(n *yaml.Node) { r.IP = p.addr(n) },
+		"hostname":   func(n *yaml.Node) { r.Hostname = p.str(n) },
+		"circuit-id": func(n *yaml.Node) { r.CircuitID = p.bytesValue(n, "circuit-id") },
+		"remote-id":  func(n *yaml.Node) { r.RemoteID = p.bytesValue(n, "remote-id") },
+	}))
 	if !p.has(n, "ip") {
 		p.errorf(n, "reservation without ip:")
 	}
-	if !p.has(n, "mac") && !p.has(n, "client-id") {
-		p.errorf(n, "reservation needs mac: or client-id:")
+	if !p.has(n, "mac") && !p.has(n, "client-id") && !p.has(n, "circuit-id") && !p.has(n, "remote-id") {
+		p.errorf(n, "reservation needs mac:, client-id:, circuit-id: or remote-id:")
 	}
 	return r
 }

@@ -75,6 +75,8 @@ type Stats struct {
 	Store       lease.Stats `json:"store"`
 	// Drops are the responder's unanswered requests by reason.
 	Drops dhcpserver.Drops `json:"drops"`
+	// Policy counts ping checks and DDNS updates.
+	Policy dhcpserver.PolicyStats `json:"policy"`
 }
 
 // New opens the lease store and prepares the server; Run starts serving.
@@ -137,7 +139,7 @@ func (d *Daemon) SetRule(c decide.Rule) error { return d.rule.set(c) }
 // Stats reports the counters.
 func (d *Daemon) Stats() Stats {
 	s := &d.stats
-	return Stats{s.received.Load(), s.ruleDropped.Load(), s.malformed.Load(), s.replies.Load(), s.silent.Load(), s.sendErrors.Load(), d.store.Stats(), d.server.Drops()}
+	return Stats{s.received.Load(), s.ruleDropped.Load(), s.malformed.Load(), s.replies.Load(), s.silent.Load(), s.sendErrors.Load(), d.store.Stats(), d.server.Drops(), d.server.Policy()}
 }
 
 // Run serves until ctx ends, then detaches XDP and closes the store.
@@ -145,6 +147,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer d.store.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	d.server.Start(ctx) // ping check socket, DDNS updater
 	for _, name := range d.cfg.Interfaces {
 		l, err := openLink(ctx, name, d.log)
 		if err != nil {

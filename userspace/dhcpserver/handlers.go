@@ -9,6 +9,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"github.com/xdhcp/xdhcp/userspace/config"
 	"github.com/xdhcp/xdhcp/userspace/lease"
 )
 
@@ -19,7 +20,10 @@ func checkRequest(s *Server, x *Exchange) bool {
 		return x.silent("not a BOOTREQUEST (op %d)", r.OpCode)
 	}
 	if r.MessageType() == dhcpv4.MessageTypeNone {
-		return x.silent("BOOTP request without a DHCP message type: not served")
+		if !s.Config().BOOTP {
+			return x.silent("BOOTP request without a DHCP message type: not served (bootp: false)")
+		}
+		x.BOOTP = true
 	}
 	if len(r.ClientHWAddr) == 0 || len(r.ClientHWAddr) > 16 {
 		return x.silent("hardware address length %d", len(r.ClientHWAddr))
@@ -41,14 +45,21 @@ func checkRequest(s *Server, x *Exchange) bool {
 	return true
 }
 
-// selectSubnet picks the client's network: the relay's address, else the
-// subnet bound to the receiving interface, else the interface's address.
+// selectSubnet picks the client's network: the relay's link selection,
+// the client's subnet selection option, the relay's address (linkAddress),
+// else the subnet bound to the receiving interface, else the interface's
+// address; then the rest of its shared network.
 func selectSubnet(s *Server, x *Exchange) bool {
 	cfg := s.Config()
-	if gi := addrOf(x.Req.GatewayIPAddr); gi.IsValid() {
-		x.Subnet = cfg.SubnetFor(gi)
+	defer func() {
+		if x.Subnet != nil {
+			x.Shared = cfg.SharedWith(x.Subnet)
+		}
+	}()
+	if a, by := linkAddress(x); a.IsValid() {
+		x.Subnet = cfg.SubnetFor(a)
 		if x.Subnet == nil {
-			return x.silent("no subnet for relay %v", gi)
+			return x.silent("no subnet for %s %v", by, a)
 		}
 		return true
 	}
@@ -75,14 +86,23 @@ func ClientIDOf(r *dhcpv4.DHCPv4) lease.ClientID {
 	return append(lease.ClientID{byte(r.HWType)}, r.ClientHWAddr...)
 }
 
-// identifyClient sets the client's identity and finds its reservation.
+// identifyClient sets the client's identity and finds its reservation in
+// the client's shared network (its subnet first): by client id, MAC, then
+// the relay's circuit id and remote id. A reservation in another subnet of
+// the shared network makes that subnet the client's.
 func identifyClient(s *Server, x *Exchange) bool {
 	x.Client = ClientIDOf(x.Req)
-	for _, r := range x.Subnet.Reservations {
-		if (len(r.ClientID) > 0 && bytes.Equal(r.ClientID, x.Client)) ||
-			(len(r.HWAddr) > 0 && bytes.Equal(r.HWAddr, x.Req.ClientHWAddr)) {
-			x.Reservation = r
-			break
+	circuit, hasCircuit := x.Relay.Sub(config.RelayCircuitID)
+	remote, hasRemote := x.Relay.Sub(config.RelayRemoteID)
+	for _, sn := range x.Shared {
+		for _, r := range sn.Reservations {
+			if (len(r.ClientID) > 0 && bytes.Equal(r.ClientID, x.Client)) ||
+				(len(r.HWAddr) > 0 && bytes.Equal(r.HWAddr, x.Req.ClientHWAddr)) ||
+				(hasCircuit && len(r.CircuitID) > 0 && bytes.Equal(r.CircuitID, circuit)) ||
+				(hasRemote && len(r.RemoteID) > 0 && bytes.Equal(r.RemoteID, remote)) {
+				x.Reservation, x.Subnet = r, sn
+				return true
+			}
 		}
 	}
 	return true
@@ -103,6 +123,10 @@ func leaseByMessage(s *Server, x *Exchange) bool {
 		x.Resp.UpdateOption(dhcpv4.OptMessageType(dhcpv4.MessageTypeAck))
 		x.Resp.ClientIPAddr = x.Req.ClientIPAddr
 		return true
+	case dhcpv4.MessageTypeNone:
+		if x.BOOTP {
+			return bootp(s, x)
+		}
 	}
 	return x.silent("message type %v is not a client request", x.Req.MessageType())
 }
@@ -123,7 +147,7 @@ func discover(s *Server, x *Exchange) bool {
 		req.Reserved = x.Reservation.IP
 		req.Reserve = lease.Reserve{} // reserved clients may use the reserve
 	}
-	a, err := s.store.Offer(req)
+	a, err := s.offerShared(x, req)
 	switch {
 	case errors.Is(err, lease.ErrReserve):
 		s.drops.poolReserve.Add(1)
@@ -172,6 +196,7 @@ func request(s *Server, x *Exchange) bool {
 		Subnet: x.Subnet.Prefix, Client: x.Client, IP: want, LeaseTime: lt,
 		HWAddr: x.Req.ClientHWAddr.String(), Hostname: hostname(x),
 		Reserved: x.Reservation != nil, Reserve: cfg.Limits.PoolReserve,
+		Class: x.PoolClass, RelayInfo: x.Relay.Raw, DNSName: x.DNSName,
 	})
 	switch {
 	case errors.Is(err, lease.ErrReserve):

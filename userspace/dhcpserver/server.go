@@ -5,6 +5,7 @@ package dhcpserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -43,6 +44,28 @@ type Exchange struct {
 	// Pending is the lease change this exchange made: the reply may leave
 	// only once it is durable.
 	Pending *lease.Pending
+
+	// BOOTP: a BOOTREQUEST without a DHCP message type (bootp: true).
+	BOOTP bool
+	// Relay is the relay agent information (option 82).
+	Relay RelayInfo
+	// Shared are the subnets the client may get an address from: the
+	// selected one, then the rest of its shared network.
+	Shared []*config.Subnet
+	// Classes are the classes the client is a member of, in file order;
+	// PoolClass the first with ranges (the client's pool).
+	Classes   []*config.Class
+	PoolClass string
+	// Boot is the effective next server, server name and boot file.
+	Boot config.Boot
+	// DNSName is the name DDNS registers for the lease ("" none); fqdn is
+	// the client's FQDN option (81), if it sent one.
+	DNSName string
+	fqdn    *clientFQDN
+	// next is the index of the next handler (a check that waits resumes there).
+	next int
+	// base is the configured subnet under Subnet's class settings.
+	base *config.Subnet
 }
 
 // Handler does one concern. It returns false to end the exchange; the
@@ -60,6 +83,7 @@ type Server struct {
 	limiter limiter
 	drops   dropCounters
 	now     func() time.Time // the limiter's clock (tests)
+	pol     policyState      // ping check and DDNS (policy.go)
 }
 
 // New makes a server over cfg and store.
@@ -68,12 +92,20 @@ func New(cfg *config.Config, store *lease.Store, log *slog.Logger) *Server {
 		log = slog.Default()
 	}
 	s := &Server{store: store, log: log, now: time.Now, handlers: []Handler{
-		checkRequest,     // shape, message type
-		selectSubnet,     // giaddr, interface
-		identifyClient,   // option 61 or chaddr, reservation
+		checkRequest,     // shape, message type (BOOTP when enabled)
+		readRelayInfo,    // option 82 sub-options
+		selectSubnet,     // link selection, option 118, giaddr, interface; shared network
+		identifyClient,   // option 61 or chaddr; reservation across the shared network
+		subnetOfAddress,  // the shared network's subnet holding the address a message names
+		classify,         // class membership, the client's pool, effective settings
 		limitAllocations, // per-relay and per-client rate of new addresses
-		leaseByMessage,   // offer, bind, decline, release, inform
-		setOptions,       // parameter request list, subnet options, timers
+		readFQDN,         // the name DDNS registers (options 81, 12, reservation)
+		leaseByMessage,   // offer, bind, decline, release, inform, BOOTP
+		pingCheck,        // a fresh offered address must not answer ping
+		setOptions,       // parameter request list, subnet and class options, timers
+		setBoot,          // siaddr, sname, file; options 66/67
+		replyFQDN,        // option 81 in the reply
+		finishBOOTP,      // a BOOTREPLY carries no DHCP-only options
 		// Option 82 goes back to the relay: NewReplyFromRequest copies it.
 	}}
 	s.cfg.Store(cfg)
@@ -127,14 +159,10 @@ func (s *Server) Handle(ctx context.Context, req *dhcpv4.DHCPv4, m Meta) *dhcpv4
 // fsync'd and the caller's goroutine never blocks on the disk.
 func (s *Server) Serve(ctx context.Context, req *dhcpv4.DHCPv4, m Meta) (resp *dhcpv4.DHCPv4, pending *lease.Pending) {
 	x := &Exchange{Ctx: ctx, Req: req, Meta: m}
-	for _, h := range s.handlers {
-		if !h(s, x) {
-			break
-		}
-	}
+	s.run(x)
 	if x.Pending != nil && x.Resp != nil {
 		x.Pending.Then(func(err error) {
-			if err != nil {
+			if err != nil && !errors.Is(err, errWithdrawn) {
 				s.drops.notStored.Add(1)
 			}
 		})
@@ -144,6 +172,20 @@ func (s *Server) Serve(ctx context.Context, req *dhcpv4.DHCPv4, m Meta) (resp *d
 	}
 	return x.Resp, x.Pending
 }
+
+// run runs the handlers from x.next until one ends the exchange.
+func (s *Server) run(x *Exchange) {
+	for x.next < len(s.handlers) {
+		h := s.handlers[x.next]
+		x.next++
+		if !h(s, x) {
+			return
+		}
+	}
+}
+
+// errWithdrawn completes a deferred reply that is not to be sent after all.
+var errWithdrawn = errors.New("reply withdrawn")
 
 // silent ends the exchange without a reply.
 func (x *Exchange) silent(f string, a ...any) bool {

@@ -74,7 +74,8 @@ type record struct {
 	ok     bool // the DNS server accepted it
 }
 
-// New makes an updater; nothing is sent until Run.
+// New makes an updater over the store's current bindings; nothing is
+// sent until Run.
 func New(o Options) *Updater {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -85,7 +86,9 @@ func New(o Options) *Updater {
 	if o.Queue <= 0 {
 		o.Queue = config.DefaultDDNSQueue
 	}
-	return &Updater{o: o, queue: make(chan lease.Lease, o.Queue), registered: map[netip.Addr]record{}}
+	u := &Updater{o: o, queue: make(chan lease.Lease, o.Queue), registered: map[netip.Addr]record{}}
+	u.load()
+	return u
 }
 
 // Stats reports the counters.
@@ -105,22 +108,21 @@ func (u *Updater) Observe(l lease.Lease) {
 	}
 }
 
-// Run loads the registrations of the bindings this server issued (a
-// restart) and sends updates until ctx ends.
-func (u *Updater) Run(ctx context.Context) {
+// load takes the registrations of the bindings this server issued from
+// the store (a restart): bound ones are assumed registered, and those that
+// expired in the last day while the daemon was down are removed at once
+// (removal is idempotent: the DHCID prerequisite fails once it is gone).
+func (u *Updater) load() {
 	now := u.o.Now()
 	for _, l := range u.o.Store.All() {
-		if l.State != lease.Bound || l.DNSName == "" || l.IssuedBy.ServerID != u.o.Me {
-			continue
-		}
-		if l.Active(now) {
-			u.remember(l, true)
-		} else if now.Sub(l.Expiry) < 24*time.Hour {
-			// Expired while the daemon was down: remove (idempotent: the
-			// DHCID prerequisite fails once it is gone).
+		if l.State == lease.Bound && l.DNSName != "" && l.IssuedBy.ServerID == u.o.Me && now.Sub(l.Expiry) < 24*time.Hour {
 			u.remember(l, true)
 		}
 	}
+}
+
+// Run sends updates until ctx ends.
+func (u *Updater) Run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {

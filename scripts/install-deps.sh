@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the lab need on Debian: clang for
 # `make generate`, iproute2 for namespaces, and the real DHCP peers the tests
-# talk to. Idempotent; skips apt when everything is there.
+# talk to (knot: the DNS server of the DDNS tests; bootpc: a BOOTP client).
+# Idempotent; skips apt when everything is there.
 set -euo pipefail
 
 pkgs=(clang llvm libbpf-dev linux-libc-dev iproute2 bpftool tcpdump tshark
-      isc-dhcp-client isc-dhcp-relay isc-dhcp-server kea-dhcp4-server kea-admin curl)
-bins=(clang ip bpftool tcpdump dhclient dhcrelay dhcpd kea-dhcp4 perfdhcp curl)
+      isc-dhcp-client isc-dhcp-relay isc-dhcp-server kea-dhcp4-server kea-admin curl
+      knot bootpc)
+bins=(clang ip bpftool tcpdump dhclient dhcrelay dhcpd kea-dhcp4 perfdhcp curl knotd bootpc)
 
 missing=0
 for b in "${bins[@]}"; do
@@ -27,7 +29,7 @@ echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 # Debian starts the packaged servers where it can; the tests run their own.
-for s in kea-dhcp4-server isc-dhcp-server; do
+for s in kea-dhcp4-server isc-dhcp-server knot; do
   service "$s" stop >/dev/null 2>&1 || true
 done
 echo "install-deps: installed ${pkgs[*]}"

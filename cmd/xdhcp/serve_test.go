@@ -202,10 +202,11 @@ func (c *dhclient) run(script string, extra ...string) int {
 
 var boundRE = regexp.MustCompile(`bound to (\S+) `)
 
-// get obtains a lease and returns the bound address.
-func (c *dhclient) get() string {
+// get obtains a lease and returns the bound address; extra are more
+// dhclient arguments (-cf CONF).
+func (c *dhclient) get(extra ...string) string {
 	c.l.t.Helper()
-	if code := c.run("/bin/true"); code != 0 {
+	if code := c.run("/bin/true", extra...); code != 0 {
 		c.l.t.Fatalf("dhclient exit %d:\n%s\ndaemon:\n%s", code, c.out.String(), c.l.log)
 	}
 	// dhclient forks into the background and then writes its pid file:

@@ -279,3 +279,20 @@ func TestPingCheckWithoutSocketOffersUnchecked(t *testing.T) {
 		t.Fatalf("counters %+v", p)
 	}
 }
+
+// Regression (FuzzPolicy): a client bound from a class's range that is no
+// longer a member was offered its old address again, which its REQUEST
+// could not have: the offer now comes from its new pool.
+func TestLeftClassGetsItsNewPool(t *testing.T) {
+	s, _ := policyServer(t)
+	gi := dhcpv4.WithRelay(net.IPv4(198, 19, 2, 1))
+	m := mac("02:00:00:00:0c:01")
+	_, ack := dora(t, s, m, gi, relayAgent(sub(1, []byte("phone-x"))))
+	if a := addrOf(ack.YourIPAddr); a != netip.MustParseAddr("198.19.2.100") {
+		t.Fatalf("phone bound %v", a)
+	}
+	_, ack = dora(t, s, m, gi)
+	if a := addrOf(ack.YourIPAddr); a.As4()[3] > 20 {
+		t.Fatalf("after leaving the class the client was given %v", a)
+	}
+}

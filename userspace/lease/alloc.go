@@ -209,7 +209,7 @@ func (s *Store) Offer(req OfferRequest) (netip.Addr, error) {
 		ip = req.Reserved
 	case ok(s.offerByClient[client], true):
 		ip = s.offerByClient[client]
-	case s.previousFor(client, now, p, req.Subnet):
+	case s.previousFor(client, now, p, req.Subnet, req.Class):
 		ip = s.byClient[client]
 	case p == nil:
 		return netip.Addr{}, fmt.Errorf("%w %v", ErrNoPool, req.Subnet)
@@ -229,10 +229,15 @@ func (s *Store) Offer(req OfferRequest) (netip.Addr, error) {
 }
 
 // previousFor says whether the client's last address can be offered again:
-// still bound to it, or free and in this server's share.
-func (s *Store) previousFor(client string, now time.Time, p *pool, subnet netip.Prefix) bool {
+// still bound to it, or free and in this server's share; never from
+// another class's pool (the client's classes changed: its REQUEST would be
+// refused).
+func (s *Store) previousFor(client string, now time.Time, p *pool, subnet netip.Prefix, class string) bool {
 	ip, ok := s.byClient[client]
 	if !ok || !subnet.Contains(ip) || !s.freeFor(ip, client, now) {
+		return false
+	}
+	if q := s.poolOf(ip); q != nil && q.Class != class {
 		return false
 	}
 	l := s.byIP[ip]

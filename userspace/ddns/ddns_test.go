@@ -187,15 +187,26 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-func TestUpdaterAddsRemovesAndRespectsOwners(t *testing.T) {
-	z, addr := startZone(t)
-	cfg := &config.DDNS{Server: addr, Zone: "lab.example.", ReverseZone: "19.198.in-addr.arpa.", TSIGName: "k.",
-		TSIGAlgorithm: "hmac-sha256", TSIGSecret: secret, TTL: time.Minute, Timeout: time.Second}
-	st := &memStore{m: map[netip.Addr]lease.Lease{}}
+// runUpdater runs an updater over st until the test ends.
+func runUpdater(t *testing.T, cfg *config.DDNS, st *memStore) *Updater {
 	u := New(Options{Config: func() *config.DDNS { return cfg }, Store: st, Me: me})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	go u.Run(ctx)
+	return u
+}
+
+// lab is a zone server and an updater configuration pointing at it.
+func lab(t *testing.T, reverse string) (*zone, *config.DDNS) {
+	z, addr := startZone(t)
+	return z, &config.DDNS{Server: addr, Zone: "lab.example.", ReverseZone: reverse, TSIGName: "k.",
+		TSIGAlgorithm: "hmac-sha256", TSIGSecret: secret, TTL: time.Minute, Timeout: time.Second}
+}
+
+func TestUpdaterAddsRemovesAndRespectsOwners(t *testing.T) {
+	z, cfg := lab(t, "19.198.in-addr.arpa.")
+	st := &memStore{m: map[netip.Addr]lease.Lease{}}
+	u := runUpdater(t, cfg, st)
 
 	now := time.Now()
 	a := binding("198.19.0.10", "02:00:00:00:00:0a", "host-a.lab.example.", now, time.Hour)
@@ -241,14 +252,9 @@ func TestUpdaterAddsRemovesAndRespectsOwners(t *testing.T) {
 }
 
 func TestUpdaterExpiry(t *testing.T) {
-	z, addr := startZone(t)
-	cfg := &config.DDNS{Server: addr, Zone: "lab.example.", TSIGName: "k.", TSIGAlgorithm: "hmac-sha256", TSIGSecret: secret,
-		TTL: time.Minute, Timeout: time.Second}
+	z, cfg := lab(t, "")
 	st := &memStore{m: map[netip.Addr]lease.Lease{}}
-	u := New(Options{Config: func() *config.DDNS { return cfg }, Store: st, Me: me})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go u.Run(ctx)
+	u := runUpdater(t, cfg, st)
 	now := time.Now()
 	short := binding("198.19.0.20", "02:00:00:00:00:20", "short.lab.example.", now, 300*time.Millisecond)
 	// Taken over: the partner renewed it before it expired here.
@@ -282,9 +288,7 @@ func TestObserveNeverBlocks(t *testing.T) {
 // A binding that expired while the daemon was down loses its name when
 // the next updater starts; one still bound keeps it.
 func TestRestartRemovesWhatExpiredWhileDown(t *testing.T) {
-	z, addr := startZone(t)
-	cfg := &config.DDNS{Server: addr, Zone: "lab.example.", TSIGName: "k.", TSIGAlgorithm: "hmac-sha256", TSIGSecret: secret,
-		TTL: time.Minute, Timeout: time.Second}
+	z, cfg := lab(t, "")
 	st := &memStore{m: map[netip.Addr]lease.Lease{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	u := New(Options{Config: func() *config.DDNS { return cfg }, Store: st, Me: me})

@@ -23,7 +23,7 @@ func (c *fakeClock) add(d time.Duration) { c.t = c.t.Add(d) }
 
 // clockedServer is a server over yaml whose limiter and store share a fake
 // clock (nil: the real one).
-func clockedServer(t *testing.T, yaml string, clk *fakeClock, edit func(*config.Config)) (*Server, *lease.Store) {
+func clockedServer(t testing.TB, yaml string, clk *fakeClock, edit func(*config.Config)) (*Server, *lease.Store) {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {

@@ -5,13 +5,11 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"testing"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"github.com/xdhcp/xdhcp/userspace/config"
-	"github.com/xdhcp/xdhcp/userspace/decide"
 	"github.com/xdhcp/xdhcp/userspace/lease"
 )
 
@@ -40,17 +38,7 @@ func FuzzPolicy(f *testing.F) {
 		m.Options.Del(dhcpv4.OptionDHCPMessageType) // the BOOTP form
 		f.Add(m.ToBytes())
 	}
-	cfg, err := config.Parse("fuzz.yaml", []byte(policyConfig+"ddns: {server: 198.18.0.53, zone: lab.example}\n"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	cfg.DB = filepath.Join(f.TempDir(), "leases.db")
-	st, err := lease.Open(cfg.DB, lease.Options{Pools: cfg.Pools(), HBA: decide.MustSplit(256)})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
-	s := New(cfg, st, nil)
+	s, _ := clockedServer(f, policyConfig+"ddns: {server: 198.18.0.53, zone: lab.example}\n", nil, nil)
 	phones := lease.Range{Start: netip.MustParseAddr("198.19.2.100"), End: netip.MustParseAddr("198.19.2.101")}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		req, err := dhcpv4.FromBytes(b)

@@ -294,6 +294,12 @@ func TestPolicyWithRealPeers(t *testing.T) {
 		if code := c.run(script, "-cf", conf); code != 0 {
 			t.Fatalf("dhclient exit %d:\n%s", code, c.out.String())
 		}
+		// dhclient stays in the background holding port 68 (bootpc needs
+		// it next): stop it once its pid file is written.
+		waitFor(t, "dhclient's pid file", 5*time.Second, func() bool {
+			b, err := os.ReadFile(c.pf)
+			return err == nil && len(bytes.TrimSpace(b)) > 0
+		})
 		defer c.kill()
 		b, _ := os.ReadFile(env)
 		vars := string(b)

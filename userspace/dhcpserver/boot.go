@@ -2,6 +2,8 @@ package dhcpserver
 
 import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/xdhcp/xdhcp/userspace/config"
 )
 
 // bootFileField is the BOOTP header's file field: 128 bytes, NUL-terminated.
@@ -14,6 +16,9 @@ const bootFileField = 127
 // field.
 func setBoot(s *Server, x *Exchange) bool {
 	b, r := x.Boot, x.Resp
+	if b == (config.Boot{}) {
+		return true
+	}
 	if b.NextServer.IsValid() {
 		r.ServerIPAddr = ip4(b.NextServer)
 	}

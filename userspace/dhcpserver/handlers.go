@@ -51,29 +51,26 @@ func checkRequest(s *Server, x *Exchange) bool {
 // address; then the rest of its shared network.
 func selectSubnet(s *Server, x *Exchange) bool {
 	cfg := s.Config()
-	defer func() {
-		if x.Subnet != nil {
-			x.Shared = cfg.SharedWith(x.Subnet)
-		}
-	}()
 	if a, by := linkAddress(x); a.IsValid() {
-		x.Subnet = cfg.SubnetFor(a)
-		if x.Subnet == nil {
+		if x.Subnet = cfg.SubnetFor(a); x.Subnet == nil {
 			return x.silent("no subnet for %s %v", by, a)
 		}
-		return true
-	}
-	for _, sn := range cfg.Subnets {
-		if sn.Interface != "" && sn.Interface == x.Meta.Iface {
-			x.Subnet = sn
-			return true
+	} else {
+		for _, sn := range cfg.Subnets {
+			if sn.Interface != "" && sn.Interface == x.Meta.Iface {
+				x.Subnet = sn
+				break
+			}
+		}
+		if x.Subnet == nil && x.Meta.IfAddr.IsValid() {
+			x.Subnet = cfg.SubnetFor(x.Meta.IfAddr)
+		}
+		if x.Subnet == nil {
+			return x.silent("no subnet for interface %s (%v)", x.Meta.Iface, x.Meta.IfAddr)
 		}
 	}
-	if x.Meta.IfAddr.IsValid() {
-		x.Subnet = cfg.SubnetFor(x.Meta.IfAddr)
-	}
-	if x.Subnet == nil {
-		return x.silent("no subnet for interface %s (%v)", x.Meta.Iface, x.Meta.IfAddr)
+	if x.Subnet.SharedNetwork != "" {
+		x.Shared = cfg.SharedWith(x.Subnet)
 	}
 	return true
 }
@@ -94,7 +91,11 @@ func identifyClient(s *Server, x *Exchange) bool {
 	x.Client = ClientIDOf(x.Req)
 	circuit, hasCircuit := x.Relay.Sub(config.RelayCircuitID)
 	remote, hasRemote := x.Relay.Sub(config.RelayRemoteID)
-	for _, sn := range x.Shared {
+	subnets := x.Shared
+	if subnets == nil {
+		subnets = []*config.Subnet{x.Subnet}
+	}
+	for _, sn := range subnets {
 		for _, r := range sn.Reservations {
 			if (len(r.ClientID) > 0 && bytes.Equal(r.ClientID, x.Client)) ||
 				(len(r.HWAddr) > 0 && bytes.Equal(r.HWAddr, x.Req.ClientHWAddr)) ||

@@ -6,17 +6,27 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"github.com/xdhcp/xdhcp/userspace/config"
 	"github.com/xdhcp/xdhcp/userspace/lease"
 )
 
 // offerShared asks the store for an address in each subnet of the
-// client's shared network in turn, the client's own first: when one has
+// client's shared network in turn, the client's own (x.base, before class
+// settings) first, then the others in the file's order: when one has
 // nothing left (or no pool for the client's class) the next one gives it.
 // The subnet that gives the address becomes the client's.
 func (s *Server) offerShared(x *Exchange, req lease.OfferRequest) (netip.Addr, error) {
+	base := x.base
+	if base == nil {
+		base = x.Subnet
+	}
 	err := lease.ErrNoAddress
-	for _, sn := range s.sharedOrder(x) {
+	for i := -1; i < len(x.Shared); i++ {
+		sn := base
+		if i >= 0 {
+			if sn = x.Shared[i]; sn == base {
+				continue
+			}
+		}
 		req.Subnet, req.Class = sn.Prefix, x.PoolClass
 		a, e := s.store.Offer(req)
 		if e == nil {
@@ -33,26 +43,13 @@ func (s *Server) offerShared(x *Exchange, req lease.OfferRequest) (netip.Addr, e
 	return netip.Addr{}, err
 }
 
-// sharedOrder is the client's subnet (x.base, before class settings), then
-// the rest of its shared network in the file's order.
-func (s *Server) sharedOrder(x *Exchange) []*config.Subnet {
-	base := x.base
-	if base == nil {
-		base = x.Subnet
-	}
-	out := []*config.Subnet{base}
-	for _, sn := range x.Shared {
-		if sn != base {
-			out = append(out, sn)
-		}
-	}
-	return out
-}
-
 // subnetOfAddress makes the subnet of the shared network that holds the
 // address a REQUEST, DECLINE, RELEASE or INFORM names the client's: a
 // client that overflowed into the second subnet renews there.
 func subnetOfAddress(s *Server, x *Exchange) bool {
+	if x.Shared == nil {
+		return true
+	}
 	var a netip.Addr
 	switch x.Req.MessageType() {
 	case dhcpv4.MessageTypeRequest:

@@ -146,7 +146,7 @@ start_xdhcp() {
 	shift 3
 	ip netns exec "${id}$i" env "$@" "$XDHCP" serve --iface srv0 --subnet "$net.0/17" \
 		--range "$net.10-$(cut -d. -f1-2 <<<"$net").$(($(cut -d. -f3 <<<"$net") + 127)).250" \
-		--router "$net.1" --lease-time 1h --split 256 --xdp "$XDP" --db "$tmp/$name.db" >"$tmp/$name.log" 2>&1 &
+		--router "$net.1" --lease-time 1h --split 256 --xdp "$XDP" --db "$tmp/$name.db" --control "$tmp/$name.sock" >"$tmp/$name.log" 2>&1 &
 	pids+=($!)
 }
 start_xdhcp xdhcp 1 198.18.0 XDHCP_BENCH=1
@@ -159,8 +159,8 @@ for mt in false true; do
 done
 start_xdhcp xdhcp-p1 4 198.19.128 GOMAXPROCS=1
 for x in xdhcp xdhcp-p1; do
-	for _ in $(seq 400); do [ -S "$tmp/$x.db.sock" ] && break; sleep 0.1; done
-	[ -S "$tmp/$x.db.sock" ] || { echo "$x did not start:" >&2; cat "$tmp/$x.log" >&2; exit 1; }
+	for _ in $(seq 400); do "$XDHCP" health --json --control "$tmp/$x.sock" 2>/dev/null | grep -q '"serving": true' && break; sleep 0.1; done
+	"$XDHCP" health --json --control "$tmp/$x.sock" 2>/dev/null | grep -q '"serving": true' || { echo "$x did not start:" >&2; cat "$tmp/$x.log" >&2; exit 1; }
 done
 sleep 1
 for p in "${pids[@]}"; do

@@ -120,7 +120,7 @@ start_server() { # mode
 		local x=native
 		[ "$1" = user ] && x=off && ip netns exec $S "$xdhcp" bench pass --iface xbs0
 		ip netns exec $S "$xdhcp" serve --iface xbs0 --subnet $subnet --range $pool_lo-$pool_hi \
-			--hba "$hba" --role primary --server-id 198.18.0.1 --xdp $x --db "$work/leases-$1.db" \
+			--hba "$hba" --role primary --server-id 198.18.0.1 --xdp $x --db "$work/leases-$1.db" --control "$work/control-$1.sock" \
 			>"$work/serve-$1.log" 2>&1 &
 		server_pid=$!; pids+=("$server_pid")
 		;;

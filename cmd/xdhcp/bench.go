@@ -19,7 +19,11 @@ import (
 
 func benchCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "bench",
+		Name:     "bench",
+		Category: catLab,
+		Description: `Measurements of the fast path on this machine, each against a baseline taken
+in the same run so the figure is a ratio, not a guess: gen (a load
+generator), xdp (in-kernel cost per verdict path), drop (drop rate into a veth).`,
 		Usage: "measure the fast path: a DHCP load generator, per-path cost, drop rate (each against a baseline in the same run)",
 		Subcommands: []*cli.Command{
 			benchGenCommand(),
@@ -65,9 +69,12 @@ func benchGenCommand() *cli.Command {
 		&cli.IntFlag{Name: "threads", Value: 1, Usage: "generator threads, one per CPU"},
 		&cli.DurationFlag{Name: "baseline", Value: 2 * time.Second, Usage: "with --pps max: first send the first client's frame unchanged for this long, the baseline rate (0: skip)"},
 		jsonFlag,
-	}, hbaFlags()...)
+	}, hbaFlags(false)...)
 	return &cli.Command{
-		Name:  "gen",
+		Name: "gen",
+		Description: `Sends DHCP requests built from templates out of --iface with BPF live frames,
+cycling through --clients chaddrs of which --peer-share hash to the partner,
+at --pps or as fast as possible, and reports the rate reached.`,
 		Usage: "send DHCP requests from many clients out of an interface at up to millions a second (BPF live frames)",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
@@ -218,7 +225,10 @@ func benchRatio(a, b float64) float64 {
 
 func benchXDPCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "xdp",
+		Name: "xdp",
+		Description: `Times each verdict path of the xdhcp program (owned, partner-dropped,
+secs-override, not-dhcp, ...) with BPF_PROG_TEST_RUN and compares it with a
+trivial XDP_PASS program timed in the same rounds; reports medians.`,
 		Usage: "in-kernel cost per packet of each verdict path of the xdhcp program against a trivial XDP_PASS program (test-run timing)",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "repeat", Value: 1_000_000, Usage: "test-run repetitions per measurement (the kernel reports whole ns: keep >= 1e6)"},
@@ -265,7 +275,11 @@ func benchMet(ok bool) string {
 
 func benchDropCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "drop",
+		Name: "drop",
+		Description: `Floods partner-owned DISCOVERs into a veth and measures how many per second
+the receiving side drops: a trivial XDP_DROP program, one reading xdhcp's
+cache lines and xdhcp take turns on one link in slices of one generator run,
+for --rounds; by default in a namespace of its own.`,
 		Usage: "partner-owned flood into a veth: rate xdhcp receives and drops against a trivial XDP_DROP program, same run",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "iface", Usage: "veth to send out of; its peer in this network namespace receives (default: a veth pair in a namespace of its own)"},
@@ -275,7 +289,7 @@ func benchDropCommand() *cli.Command {
 			&cli.IntFlag{Name: "clients", Value: 65536, Usage: "distinct partner-owned clients"},
 			&cli.BoolFlag{Name: "no-relay-stats", Usage: "run xdhcp with its per-relay counters off"},
 			&cli.BoolFlag{Name: "same-cpu", Usage: "receive in the generator's softirq on its CPU (the veth default) instead of a threaded-NAPI kernel thread on a CPU of its own"},
-			&cli.IntFlag{Name: "rx-cpu", Usage: "CPU of the receiving NAPI thread (default: the last CPU)"},
+			&cli.IntFlag{Name: "rx-cpu", DefaultText: "the last CPU", Usage: "CPU of the receiving NAPI thread"},
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -329,14 +343,17 @@ func benchDropCommand() *cli.Command {
 
 func benchClientsCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "clients",
+		Name: "clients",
+		Description: `Prints client MACs, one a line, of which --peer-share hash to the partner of
+--role under --split/--hba: input for perfdhcp -M, so an external load
+generator sends a known owned/partner mix.`,
 		Usage: "print client MACs, one a line, of which --peer-share hash to the partner (for perfdhcp -M)",
 		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "count", Value: 1000, Usage: "how many MACs"},
 			&cli.Float64Flag{Name: "peer-share", Usage: "fraction whose key hashes to the partner of --role"},
 			&cli.StringFlag{Name: "role", Value: "primary", Usage: "primary or secondary"},
 			&cli.StringFlag{Name: "key", Value: "chaddr", Usage: "what the servers hash: chaddr, or client-id (option 61 = 01 + MAC, as perfdhcp sends)"},
-		}, hbaFlags()...),
+		}, hbaFlags(false)...),
 		Action: func(c *cli.Context) error {
 			hba, err := hbaFromFlags(c)
 			if err != nil {
@@ -368,8 +385,12 @@ func benchClientsCommand() *cli.Command {
 
 func benchPassCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "pass",
-		Usage: "attach a trivial XDP_PASS program to --iface (netlink; stays until `ip link set dev IF xdp off`) so a veth receives generated frames without xdhcp",
+		Name: "pass",
+		Description: `Attaches a trivial XDP_PASS program to --iface through netlink. A veth only
+receives BPF live frames when its peer has an XDP program, so this lets a
+veth receive generated frames without xdhcp; it stays until
+ip link set dev IF xdp off.`,
+		Usage: "attach a trivial XDP_PASS program to --iface (netlink; stays until ip link set dev IF xdp off) so a veth receives generated frames without xdhcp",
 		Flags: []cli.Flag{&cli.StringFlag{Name: "iface", Required: true, Usage: "interface"}},
 		Action: func(c *cli.Context) error {
 			return bench.AttachPass(c.String("iface"))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -58,10 +59,7 @@ func TestBenchGenBadArguments(t *testing.T) {
 		{[]string{"--iface", "lo", "--server-id", "::1"}, "--server-id"},
 		{[]string{"--iface", "lo", "--clients", "0"}, "clients"},
 	} {
-		app := newApp()
-		var out bytes.Buffer
-		app.Writer, app.ErrWriter = &out, &out
-		err := app.Run(append([]string{"xdhcp", "bench", "gen"}, tc.args...))
+		_, err := runApp(t, append([]string{"bench", "gen"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want one naming %q", tc.args, err, tc.want)
 		}
@@ -70,10 +68,8 @@ func TestBenchGenBadArguments(t *testing.T) {
 
 func TestBenchXDPJSON(t *testing.T) {
 	benchNeedRoot(t)
-	app := newApp()
 	var out bytes.Buffer
-	app.Writer, app.ErrWriter = &out, os.Stderr
-	if err := app.Run([]string{"xdhcp", "bench", "xdp", "--repeat", "20000", "--rounds", "1", "--json"}); err != nil {
+	if err := execute(context.Background(), &out, os.Stderr, []string{"xdhcp", "bench", "xdp", "--repeat", "20000", "--rounds", "1", "--json"}); err != nil {
 		t.Fatal(err)
 	}
 	var res struct {
@@ -153,10 +149,8 @@ func TestBenchGenCommandIntoVeth(t *testing.T) {
 func TestBenchDropJSON(t *testing.T) {
 	benchNeedRoot(t)
 	testlock.Exclusive(t) // a flood; or a rate the floods would starve
-	app := newApp()
 	var out bytes.Buffer
-	app.Writer, app.ErrWriter = &out, os.Stderr
-	if err := app.Run([]string{"xdhcp", "bench", "drop", "--rounds", "3", "--phase", "150ms", "--clients", "2048", "--json"}); err != nil {
+	if err := execute(context.Background(), &out, os.Stderr, []string{"xdhcp", "bench", "drop", "--rounds", "3", "--phase", "150ms", "--clients", "2048", "--json"}); err != nil {
 		t.Fatal(err)
 	}
 	var res struct {
@@ -185,10 +179,7 @@ func TestBenchDropJSON(t *testing.T) {
 
 func TestBenchDropBadArguments(t *testing.T) {
 	for _, args := range [][]string{{"--rounds", "0"}, {"--phase", "0s"}, {"--threads", "-1"}} {
-		app := newApp()
-		var out bytes.Buffer
-		app.Writer, app.ErrWriter = &out, &out
-		err := app.Run(append([]string{"xdhcp", "bench", "drop"}, args...))
+		_, err := runApp(t, append([]string{"bench", "drop"}, args...)...)
 		if err == nil || !strings.HasPrefix(err.Error(), args[0]+" ") {
 			t.Errorf("%v: error %v, want one naming %s", args, err, args[0])
 		}

@@ -10,7 +10,11 @@ import (
 
 func checkConfigCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "check-config",
+		Name:     "check-config",
+		Category: catServe,
+		Description: `Loads FILE the way serve does and reports every error with its line, or a
+one-line summary (subnets, ranges, reservations). --json prints the parsed
+configuration. The systemd unit runs it before starting the daemon.`,
 		Usage:     "validate a configuration file, naming every error with its line",
 		ArgsUsage: "FILE",
 		Flags:     []cli.Flag{jsonFlag},

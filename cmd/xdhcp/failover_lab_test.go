@@ -26,6 +26,7 @@ import (
 	"github.com/xdhcp/xdhcp/internal/frames"
 	"github.com/xdhcp/xdhcp/internal/labnet"
 	"github.com/xdhcp/xdhcp/internal/probe"
+	"github.com/xdhcp/xdhcp/userspace/control"
 	"github.com/xdhcp/xdhcp/userspace/decide"
 	"github.com/xdhcp/xdhcp/userspace/failover"
 	"github.com/xdhcp/xdhcp/userspace/lease"
@@ -70,26 +71,6 @@ type foLab struct {
 	probe  *probe.Conn
 	sock   *labnet.PacketSocket
 	secret string
-}
-
-// lockedBuf is a bytes.Buffer safe for the daemon's writes and the test's reads.
-type lockedBuf struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (l lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func newLockedBuf() lockedBuf { return lockedBuf{mu: &sync.Mutex{}, b: &bytes.Buffer{}} }
-
-func (l lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func newFoLab(t *testing.T) *foLab {
@@ -138,12 +119,12 @@ func newFoLab(t *testing.T) *foLab {
 	return l
 }
 
-func (s *foServer) control() string { return filepath.Join(s.dir, "failover.sock") }
+func (s *foServer) control() string { return filepath.Join(s.dir, "control.sock") }
 func (s *foServer) db() string      { return filepath.Join(s.dir, "leases.db") }
 func (s *foServer) logText() string { s.logMu.Lock(); defer s.logMu.Unlock(); return s.log.String() }
 
 // start runs s's daemon with the pair's flags (extra override) and waits
-// for its failover control socket.
+// until it serves.
 func (l *foLab) start(s *foServer, extra ...string) {
 	t := l.t
 	t.Helper()
@@ -151,7 +132,7 @@ func (l *foLab) start(s *foServer, extra ...string) {
 		"--pin-dir", fmt.Sprintf("/sys/fs/bpf/xdhcp-test-xf-%d-%s", os.Getpid(), s.name),
 		"--role", s.role, "--split", "128", "--threshold", fmt.Sprint(foThreshold),
 		"--peer", s.partner, "--listen-peer", s.peerAddr + ":647", "--secret-file", l.secret,
-		"--mclt", "10s", "--receive-timeout", "3s", "--failover-control", s.control()}, extra...)
+		"--mclt", "10s", "--receive-timeout", "3s", "--control", s.control()}, extra...)
 	cmd := s.ns.Command(context.Background(), l.bin, args...)
 	s.log, s.logMu = &bytes.Buffer{}, &sync.Mutex{}
 	cmd.Stdout, cmd.Stderr = lockedBuf{s.logMu, s.log}, lockedBuf{s.logMu, s.log}
@@ -162,7 +143,7 @@ func (l *foLab) start(s *foServer, extra ...string) {
 	t.Cleanup(func() { l.stop(s, syscall.SIGKILL) })
 	deadline := time.Now().Add(40 * time.Second)
 	for {
-		if _, err := failover.DialControl(s.control()).Status(context.Background()); err == nil {
+		if serving(s.control()) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -183,7 +164,7 @@ func (l *foLab) stop(s *foServer, sig syscall.Signal) {
 
 func (l *foLab) status(s *foServer) failover.Status {
 	l.t.Helper()
-	st, err := failover.DialControl(s.control()).Status(context.Background())
+	st, err := control.Dial(s.control()).Failover(context.Background())
 	if err != nil {
 		l.t.Fatalf("status of %s: %v", s.name, err)
 	}
@@ -227,7 +208,7 @@ func (l *foLab) waitStates(within time.Duration, want map[*foServer]decide.State
 // leases reads a daemon's store through `xdhcp leases`.
 func (l *foLab) leases(s *foServer) map[netip.Addr]lease.Lease {
 	l.t.Helper()
-	out := run(l.t, exec.Command(l.bin, "leases", "--json", "--db", s.db()))
+	out := run(l.t, exec.Command(l.bin, "leases", "--json", "--db", s.db(), "--control", s.control()))
 	var ls []lease.Lease
 	if err := json.Unmarshal([]byte(out), &ls); err != nil {
 		l.t.Fatalf("leases --json: %v\n%s", err, out)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,24 +14,6 @@ import (
 	"github.com/xdhcp/xdhcp/internal/frames"
 	"github.com/xdhcp/xdhcp/internal/labnet"
 )
-
-// buildBinary builds xdhcp once per test binary run into a temp dir.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "xdhcp")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces and XDP (run as root; CI does)")
-	}
-}
 
 // lab is a server namespace and a client namespace joined by a veth pair.
 type liveLab struct {
@@ -64,18 +45,6 @@ func newLab(t *testing.T, prefix string) *liveLab {
 	}
 	t.Cleanup(func() { tx.Close() })
 	return &liveLab{srv: srv, cli: cli, tx: tx}
-}
-
-// run runs the binary with args through wrap (ip netns exec or nsenter) and returns stdout.
-func run(t *testing.T, cmd *exec.Cmd) string {
-	t.Helper()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, stderr.String())
-	}
-	return string(out)
 }
 
 type statsJSON struct {

@@ -11,33 +11,6 @@ import (
 	"github.com/xdhcp/xdhcp/userspace/decide"
 )
 
-// hbaFlags are --split and --hba, shared by the commands that take an assignment.
-func hbaFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.IntFlag{Name: "split", Value: 128, Usage: "buckets 0..N-1 belong to the primary (ISC split; 128 is 50:50)"},
-		&cli.StringFlag{Name: "hba", Usage: "raw hash bucket assignment, 64 hex digits (a set bit: the primary owns the bucket)"},
-	}
-}
-
-// hbaFromFlags reads --hba if given, else --split.
-func hbaFromFlags(c *cli.Context) (decide.HBA, error) {
-	if c.IsSet("hba") {
-		if c.IsSet("split") {
-			return decide.HBA{}, fmt.Errorf("--split and --hba: give one, not both")
-		}
-		h, err := decide.ParseHBA(c.String("hba"))
-		if err != nil {
-			return h, fmt.Errorf("--hba: %w", err)
-		}
-		return h, nil
-	}
-	h, err := decide.Split(c.Int("split"))
-	if err != nil {
-		return h, fmt.Errorf("--split: %w", err)
-	}
-	return h, nil
-}
-
 type hashResult struct {
 	Key    string      `json:"key"`
 	Source string      `json:"source"`
@@ -49,12 +22,13 @@ type hashResult struct {
 func hashCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "hash",
+		Category:  catFastPath,
 		Usage:     "print a client's RFC 3074 bucket and which server owns it",
 		ArgsUsage: "MAC",
 		Description: `Hashes the client key as the fast path does: the client identifier (option 61,
 type byte included) when given with --client-id, otherwise the hardware address.
 Example: xdhcp hash --json 00:00:01:02:03:05 gives bucket 45, owner primary under split 128.`,
-		Flags: append(hbaFlags(),
+		Flags: append(hbaFlags(false),
 			&cli.StringFlag{Name: "client-id", Usage: "option 61 payload in hex, type byte first (e.g. 01000c2967427a)"},
 			jsonFlag),
 		Action: func(c *cli.Context) error {

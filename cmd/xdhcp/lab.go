@@ -13,8 +13,9 @@ import (
 
 func labCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "lab",
-		Usage: "reproduce the failover experiment in network namespaces, then remove everything",
+		Name:     "lab",
+		Category: catLab,
+		Usage:    "reproduce the failover experiment in network namespaces, then remove everything",
 		Description: `Builds a client segment, a relay and two xdhcp servers in a failover pair
 (XDP attached, split 128) in network namespaces (198.18.0.0/15 only), and runs:
   Act 1: one client sends DISCOVERs with secs 0, 1, 2, ... and never a REQUEST;
@@ -30,7 +31,7 @@ Needs root and iproute2; nothing else.`,
 		Flags: []cli.Flag{
 			&cli.UintFlag{Name: "threshold", Value: 6, Usage: "secs from which the partner answers"},
 			&cli.DurationFlag{Name: "interval", Value: time.Second, Usage: "time between a client's DISCOVERs"},
-			&cli.IntFlag{Name: "count", Usage: "DISCOVERs in act 1 (default threshold+4)"},
+			&cli.IntFlag{Name: "count", DefaultText: "threshold+4", Usage: "DISCOVERs in act 1"},
 			&cli.IntFlag{Name: "clients", Value: 4, Usage: "clients per server in act 2"},
 			&cli.BoolFlag{Name: "keep", Usage: "leave the lab up after the acts until Ctrl-C, and print how to explore it"},
 			&cli.StringFlag{Name: "prefix", Usage: "namespace name prefix (default: random xlNNNN)"},

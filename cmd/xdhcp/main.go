@@ -1,10 +1,13 @@
 // Command xdhcp is the DHCPv4 failover server with an XDP fast path: the
 // daemon (serve) and the operator commands that read and change its state.
+// Each command is one file that turns flags into a call into a package;
+// execute is the whole command line, in process, for main and the tests.
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,36 +18,52 @@ import (
 // version is set by the linker (-X main.version=...).
 var version = "dev"
 
-func newApp() *cli.App {
-	return finishApp(&cli.App{
+// Command categories, as --help groups them.
+const (
+	catServe    = "serve"
+	catFastPath = "fast path"
+	catFailover = "failover"
+	catLeases   = "leases"
+	catDiag     = "diagnostics"
+	catLab      = "lab and bench"
+)
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
 		Name:                 "xdhcp",
 		Usage:                "DHCPv4 load-balance failover server with an XDP fast path",
 		Version:              version,
 		EnableBashCompletion: true,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		Flags:                logFlags(),
+		Before:               setupLogging,
 		Commands: []*cli.Command{
-			hashCommand(),
-			attachCommand(),
-			detachCommand(),
-			thresholdCommand(),
-			bucketsCommand(),
-			stateCommand(),
-			statsCommand(),
-			serveCommand(),
+			serveCommand(), checkConfigCommand(),
+			attachCommand(), detachCommand(), thresholdCommand(), bucketsCommand(), stateCommand(),
+			statsCommand(), mapsCommand(), hashCommand(),
 			statusCommand(), partnerDownCommand(),
 			leasesCommand(),
-			checkConfigCommand(),
-			benchCommand(),
-			probeCommand(),
-			labCommand(),
-			relaysCommand(), explainCommand(), mapsCommand(), versionCommand(), completionCommand(), manCommand(),
+			healthCommand(), relaysCommand(), explainCommand(), versionCommand(), completionCommand(), manCommand(),
+			labCommand(), probeCommand(), benchCommand(),
 		},
-	})
+	}
+	if app.Version == "dev" {
+		app.Version = buildVersion().Version
+	}
+	return app
+}
+
+// execute runs one command line (args[0] is the program name).
+func execute(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	app := newApp(stdout, stderr)
+	return app.RunContext(ctx, interspersed(app, args))
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newApp().RunContext(ctx, os.Args); err != nil {
+	if err := execute(ctx, os.Stdout, os.Stderr, os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "xdhcp:", err)
 		os.Exit(1)
 	}

@@ -62,8 +62,9 @@ type mapsReport struct {
 
 func mapsCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "maps",
-		Usage: "list what xdhcp pinned and the XDP programs and maps attached per interface",
+		Name:     "maps",
+		Category: catFastPath,
+		Usage:    "list what xdhcp pinned and the XDP programs and maps attached per interface",
 		Description: `Lists every object under the pin dir (maps with their kernel ID, type and
 sizes; bpf_links with the program and interface they hold) and, for every
 interface in this network namespace with an XDP program, the program (ID,

@@ -2,17 +2,26 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
-
-	"github.com/urfave/cli/v2"
+	"text/tabwriter"
+	"time"
 )
-
-// jsonFlag is the --json flag every command carries.
-var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}
 
 // writeJSON prints v as indented JSON: the stable, scriptable output.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// table is the aligned text every command prints (text/tabwriter).
+func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
+
+// ago prints a time and how long ago it was.
+func ago(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return fmt.Sprintf("%s (%s ago)", t.Local().Format(time.DateTime), time.Since(*t).Round(time.Millisecond))
 }

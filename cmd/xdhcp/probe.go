@@ -16,8 +16,9 @@ import (
 
 func probeCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "probe",
-		Usage: "send DISCOVERs with chosen secs and print who offered what",
+		Name:     "probe",
+		Category: catLab,
+		Usage:    "send DISCOVERs with chosen secs and print who offered what",
 		Description: `A client that never sends REQUEST: it sends --count DISCOVERs for one client,
 one every --interval, with secs counting up from --secs-start and one xid, and
 prints a row per DISCOVER: its secs, the servers that offered (by server

@@ -16,6 +16,7 @@ func relaysCommand() *cli.Command {
 	def := relaydiag.DefaultRule()
 	return &cli.Command{
 		Name:      "relays",
+		Category:  catDiag,
 		Usage:     "per relay counters and the diagnosis of a relay that forwards only to this server",
 		UsageText: "xdhcp relays [--json] [--window DURATION] [--min-overridden N] [--min-share F] [--min-partner N]",
 		Description: `Reads the fast path's per-relay counters (map xdhcp_relays, keyed by

@@ -34,7 +34,8 @@ func TestServeRestartKeepsXDP(t *testing.T) {
 	start := func(extra ...string) (*exec.Cmd, lockedBuf) {
 		t.Helper()
 		args := append([]string{"serve", "--iface", "srv0", "--subnet", "198.18.0.0/24", "--range", "198.18.0.100-198.18.0.150",
-			"--db", db, "--role", "secondary", "--split", "128", "--threshold", "6", "--pin-dir", pinDir}, extra...)
+			"--db", db, "--role", "secondary", "--split", "128", "--threshold", "6", "--pin-dir", pinDir,
+			"--control", filepath.Join(dir, "control.sock")}, extra...)
 		cmd := l.srv.NetCommand(ctx, bin, args...)
 		log := newLockedBuf()
 		cmd.Stdout, cmd.Stderr = log, log
@@ -80,14 +81,14 @@ func TestServeRestartKeepsXDP(t *testing.T) {
 	}
 	l.sendSecs(t, 0, 9)
 	if s := waitStats(t, stats, 30); s.Verdicts["partner-dropped"] != 18 || s.Verdicts["secs-override"] != 12 {
-		t.Fatalf("after the restart: verdicts %v, want the counters kept and 18 dropped, 12 overridden", s.Verdicts)
+		t.Fatalf("after the restart: verdicts %v, want the counters kept and 18 dropped, 12 overridden\n%s", s.Verdicts, log2)
 	}
 	attached := func() bool {
 		out := run(t, exec.Command("ip", "-n", l.srv.Name, "-d", "link", "show", "dev", "srv0"))
 		return strings.Contains(out, "prog/xdp")
 	}
 	if !attached() {
-		t.Fatal("no XDP program on srv0 while the second daemon runs")
+		t.Fatalf("no XDP program on srv0 while the second daemon runs:\n%s", log2)
 	}
 	stop(d2, log2)
 	if attached() {

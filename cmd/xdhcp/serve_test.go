@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,13 +109,14 @@ func newServeLab(t *testing.T) *serveLab {
 	return l
 }
 
-func (l *serveLab) db() string { return filepath.Join(l.dir, "leases.db") }
+func (l *serveLab) db() string      { return filepath.Join(l.dir, "leases.db") }
+func (l *serveLab) control() string { return filepath.Join(l.dir, "control.sock") }
 
 // start runs the daemon in S and waits for its control socket.
 func (l *serveLab) start(extra ...string) {
 	t := l.t
 	t.Helper()
-	args := append([]string{"serve", "--config", filepath.Join(l.dir, "xdhcp.yaml"), "--db", l.db(), "--split", "256"}, extra...)
+	args := append([]string{"serve", "--config", filepath.Join(l.dir, "xdhcp.yaml"), "--db", l.db(), "--control", l.control()}, extra...)
 	cmd := l.srv.Command(context.Background(), l.bin, args...)
 	l.log = &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = l.log, l.log
@@ -128,9 +128,7 @@ func (l *serveLab) start(extra ...string) {
 	// Loading the XDP program (verifier) can take seconds on this machine.
 	deadline := time.Now().Add(40 * time.Second)
 	for {
-		// The socket file may be a dead daemon's: wait until it answers.
-		if conn, err := net.Dial("unix", l.db()+".sock"); err == nil {
-			conn.Close()
+		if serving(l.control()) {
 			return
 		}
 		if time.Now().After(deadline) || cmd.ProcessState != nil {
@@ -153,7 +151,7 @@ func (l *serveLab) stop(sig syscall.Signal) {
 // leases lists the store through the leases command (socket or file).
 func (l *serveLab) leases(t *testing.T) map[string]lease.Lease {
 	t.Helper()
-	out := run(t, exec.Command(l.bin, "leases", "--json", "--db", l.db()))
+	out := run(t, exec.Command(l.bin, "leases", "--json", "--db", l.db(), "--control", l.control()))
 	var ls []lease.Lease
 	if err := json.Unmarshal([]byte(out), &ls); err != nil {
 		t.Fatalf("leases --json: %v\n%s", err, out)
@@ -244,17 +242,6 @@ func (c *dhclient) release() {
 	cmd := c.ns.Command(context.Background(), "dhclient", "-r", "-v", "-sf", "/bin/true", "-lf", c.lf, "-pf", c.pf, c.iface)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		c.l.t.Fatalf("dhclient -r: %v\n%s", err, out)
-	}
-}
-
-func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -413,7 +400,8 @@ func TestServePerfdhcp10000Clients(t *testing.T) {
 	l := newPairLab(t, "xr", "198.18.64.1/18", "pf0", "198.18.64.2/18")
 	cmd := l.srv.Command(ctx, l.bin, "serve", "--iface", "srv0", "--subnet", "198.18.64.0/18",
 		"--range", "198.18.64.10-198.18.127.250", "--router", "198.18.64.1", "--db", l.db())
-	cmd.Env = append(os.Environ(), "XDHCP_SPLIT=256", "XDHCP_LEASE_TIME=1h", "XDHCP_DNS=198.18.64.53")
+	// Standalone by default: every bucket is this server's.
+	cmd.Env = append(os.Environ(), "XDHCP_CONTROL="+l.control(), "XDHCP_LEASE_TIME=1h", "XDHCP_DNS=198.18.64.53")
 	l.log = &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = l.log, l.log
 	if err := cmd.Start(); err != nil {
@@ -421,13 +409,7 @@ func TestServePerfdhcp10000Clients(t *testing.T) {
 	}
 	l.daemon = cmd
 	t.Cleanup(func() { l.stop(syscall.SIGKILL) })
-	waitFor(t, "the daemon's control socket", 40*time.Second, func() bool {
-		conn, err := net.Dial("unix", l.db()+".sock")
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	})
+	waitFor(t, "the daemon to serve", 40*time.Second, func() bool { return serving(l.control()) })
 
 	// -R 2^24 random clients, fixed seed: 10,100 exchanges from about as
 	// many distinct clients; -W waits for the last answers.

@@ -41,7 +41,14 @@ type bucketRow struct {
 
 func statsCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "stats",
+		Name:     "stats",
+		Category: catFastPath,
+		Description: `Prints the fast path's verdict counters: one per reason (owned,
+partner-dropped, secs-override, renew-rebind, not-dhcp, ...), summed over CPUs,
+with the action each reason takes, in total and per receiving interface.
+--watch prints again every --interval with rates per second; --buckets adds
+per-bucket load (seen, dropped, overridden) and owner, so a lopsided split
+or a hot bucket is visible.`,
 		Usage: "print the fast path's verdict counters",
 		Flags: []cli.Flag{ifaceFlag, pinDirFlag, jsonFlag,
 			&cli.BoolFlag{Name: "watch", Usage: "print again every --interval with rates"},

@@ -1,44 +1,42 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/xdhcp/xdhcp/userspace/control"
 	"github.com/xdhcp/xdhcp/userspace/failover"
 )
 
 func statusCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "status",
-		Usage: "failover status of the running daemon: state, partner, last contact, buckets, unacked updates, free addresses",
-		Description: `Asks the running daemon (xdhcp serve --peer ...) on its failover control
-socket; the state lives in the daemon.`,
-		Flags:  []cli.Flag{controlFlag, jsonFlag},
-		Action: controlAction((*failover.Control).Status),
+		Name:     "status",
+		Category: catFailover,
+		Usage:    "failover status of the running daemon: state, partner, last contact, buckets, unacked updates, free addresses",
+		Description: `Asks the running daemon (xdhcp serve --peer ...) on its control socket
+(GET /v1/failover); the state lives in the daemon.`,
+		Flags: []cli.Flag{controlFlag, jsonFlag},
+		Action: func(c *cli.Context) error {
+			st, err := control.Dial(c.String("control")).Failover(c.Context)
+			if err != nil {
+				return err
+			}
+			return printStatus(c, st)
+		},
 	}
 }
 
-// controlAction asks the daemon's failover control socket and prints the
-// status it returns.
-func controlAction(ask func(*failover.Control, context.Context) (failover.Status, error)) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		st, err := ask(failover.DialControl(c.String("control")), c.Context)
-		if err != nil {
-			return err
-		}
-		if c.Bool("json") {
-			return writeJSON(c.App.Writer, st)
-		}
-		return printStatus(c.App.Writer, st)
+func printStatus(c *cli.Context, st failover.Status) error {
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, st)
 	}
+	return writeStatus(c.App.Writer, st)
 }
 
-func printStatus(out io.Writer, st failover.Status) error {
-	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+func writeStatus(out io.Writer, st failover.Status) error {
+	w := table(out)
 	partner := "unknown"
 	if st.PartnerState != nil {
 		partner = st.PartnerState.String()

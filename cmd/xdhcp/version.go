@@ -61,8 +61,9 @@ func kernelRelease() string {
 
 func versionCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "version",
-		Usage: "print the version, the commit it was built from, Go and the kernel",
+		Name:     "version",
+		Category: catDiag,
+		Usage:    "print the version, the commit it was built from, Go and the kernel",
 		Description: `Prints xdhcp's version (set with -ldflags "-X main.version=..."; otherwise
 derived from the VCS revision go build records), the commit and its time,
 whether the tree had uncommitted changes, the Go toolchain, the platform and

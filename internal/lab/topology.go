@@ -154,8 +154,7 @@ func (t *Topology) serveArgs(s, partner *server) []string {
 		"--peer", partner.peerAddr.String() + ":647",
 		"--listen-peer", s.peerAddr.String() + ":647",
 		"--secret-file", t.secret,
-		"--failover-control", s.control,
-		"--control", s.control + ".daemon",
+		"--control", s.control,
 		"--pin-dir", filepath.Join(t.Dir, "pins-"+s.name),
 	}
 }

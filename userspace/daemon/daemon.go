@@ -1,7 +1,8 @@
-// Package daemon runs xdhcp serve: it owns the lease store, the served
-// interfaces and their sockets, the XDP fast path (attached and configured
-// from the daemon's rule, or the same rule applied in Go where XDP is off),
-// and a control socket for the operator commands.
+// Package daemon is serve's engine room: it owns the lease store, the
+// served interfaces and their sockets, and the XDP fast path (attached and
+// configured from the daemon's rule, or the same rule applied in Go where
+// XDP is off). userspace/node starts it beside the failover engine and the
+// control socket.
 package daemon
 
 import (
@@ -38,8 +39,6 @@ type Options struct {
 	// next start (restart, upgrade) replaces the program in place and no
 	// packet meets an interface without it.
 	KeepXDP bool
-	// Control is the unix socket path for `xdhcp leases` (default DB+".sock").
-	Control string
 	Logger  *slog.Logger
 	// Metrics receives the DHCP and lease store figures (nil: off).
 	Metrics *metrics.Metrics
@@ -57,6 +56,9 @@ type Daemon struct {
 	stats  counters
 	// reloadMu orders reloads (two SIGHUPs in a row).
 	reloadMu sync.Mutex
+	// serving is closed once every interface is open and the fast path
+	// attached, just before requests are read.
+	serving chan struct{}
 }
 
 // counters are the daemon's packet counters.
@@ -91,10 +93,7 @@ func New(o Options) (*Daemon, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Control == "" {
-		o.Control = cfg.DB + ".sock"
-	}
-	d := &Daemon{opts: o, cfg: cfg, log: o.Logger}
+	d := &Daemon{opts: o, cfg: cfg, log: o.Logger, serving: make(chan struct{})}
 	if err := d.rule.set(o.Rule); err != nil {
 		return nil, err
 	}
@@ -171,14 +170,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		defer detach()
 	}
-	// The control socket answers once the fast path is in place: serve's
-	// failover engine waits for it before taking buckets back, so the
-	// partner keeps answering while the verifier runs.
-	ctl, err := d.serveControl(ctx)
-	if err != nil {
-		return err
-	}
-	defer ctl()
 	if os.Getenv("GOGC") == "" {
 		// Requests allocate short-lived messages; trade memory for less GC.
 		debug.SetGCPercent(400)
@@ -192,6 +183,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}()
 		d.log.Info("serving", "iface", l.name, "addr", l.addr, "server_id", l.sid, "xdp", l.xdp)
 	}
+	// The failover engine waits for this before taking buckets back, so
+	// the partner keeps answering while the verifier runs.
+	close(d.serving)
 	<-ctx.Done()
 	d.closeLinks() // unblocks the readers
 	wg.Wait()
@@ -265,7 +259,7 @@ func (d *Daemon) attachXDP() (detach func(), err error) {
 			d.log.Warn("XDP refused: applying the rule in Go on this interface", "iface", l.name, "err", err)
 			continue
 		}
-		l.xdp = true
+		l.xdp, l.prog = true, att.ProgramID
 		attached = append(attached, l.name)
 		d.log.Info("XDP attached", "iface", l.name, "mode", att.Mode, "via", att.Via, "program", att.ProgramID)
 	}

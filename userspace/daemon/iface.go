@@ -26,6 +26,7 @@ type link struct {
 	addr   netip.Addr // the interface's IPv4 address
 	sid    netip.Addr // server identifier answered with
 	xdp    bool       // the XDP program filters this interface
+	prog   uint32     // its program ID, when xdp
 	conn   *net.UDPConn
 	packet int // AF_PACKET fd
 	log    *slog.Logger

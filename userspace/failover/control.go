@@ -1,24 +1,14 @@
 package failover
 
+// The engine's state for operators: Status (GET /v1/failover on the
+// control socket, userspace/control) and PartnerDown (state.go).
+
 import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/xdhcp/xdhcp/userspace/decide"
 	"github.com/xdhcp/xdhcp/userspace/lease"
 )
-
-// DefaultControl is the failover control socket of `xdhcp status` and
-// `xdhcp partner-down`.
-const DefaultControl = "/run/xdhcp/failover.sock"
 
 // Status is the engine's state as `xdhcp status` shows it.
 type Status struct {
@@ -98,88 +88,4 @@ func shares(pools []lease.Range, split decide.HBA, me decide.Role, ls []lease.Le
 		}
 	}
 	return out
-}
-
-// ServeControl answers `xdhcp status` (GET /status) and `xdhcp
-// partner-down` (POST /partner-down) on a unix socket until ctx ends.
-func (e *Engine) ServeControl(ctx context.Context, path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("failover control socket %s: %w", path, err)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("failover control socket %s: %w", path, err)
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return fmt.Errorf("failover control socket %s: %w", path, err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(e.Status())
-	})
-	mux.HandleFunc("POST /partner-down", func(w http.ResponseWriter, r *http.Request) {
-		if err := e.PartnerDown(r.Context()); err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(e.Status())
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-		os.Remove(path)
-	}()
-	go srv.Serve(ln)
-	return nil
-}
-
-// Control talks to a running daemon's failover control socket.
-type Control struct{ c *http.Client }
-
-// DialControl returns a client for the socket at path.
-func DialControl(path string) *Control {
-	return &Control{c: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		},
-	}}}
-}
-
-func (c *Control) do(ctx context.Context, method, what string) (Status, error) {
-	var st Status
-	req, err := http.NewRequestWithContext(ctx, method, "http://xdhcp/"+what, nil)
-	if err != nil {
-		return st, err
-	}
-	resp, err := c.c.Do(req)
-	if err != nil {
-		return st, fmt.Errorf("failover control socket: %w (is xdhcp serve running with --peer?)", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return st, fmt.Errorf("daemon: %s", bytesTrim(b))
-	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
-}
-
-func bytesTrim(b []byte) string {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
-		b = b[:len(b)-1]
-	}
-	return string(b)
-}
-
-// Status reads the daemon's failover status.
-func (c *Control) Status(ctx context.Context) (Status, error) {
-	return c.do(ctx, http.MethodGet, "status")
-}
-
-// PartnerDown asks the daemon to move to PARTNER-DOWN.
-func (c *Control) PartnerDown(ctx context.Context) (Status, error) {
-	return c.do(ctx, http.MethodPost, "partner-down")
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/xdhcp/xdhcp/loader"
 	"github.com/xdhcp/xdhcp/userspace/decide"
+	"github.com/xdhcp/xdhcp/userspace/rulectl"
 )
 
 func attachCommand() *cli.Command {
@@ -23,7 +24,7 @@ the host's bpffs, a netlink attachment under ip netns exec.`,
 			&cli.StringFlag{Name: "mode", Value: "auto", Usage: "auto, native (driver) or generic (skb)"},
 			pinDirFlag, controlFlag, jsonFlag),
 		Action: func(c *cli.Context) error {
-			cfg, err := ruleFromFlags(c)
+			cfg, err := ruleFromFlags(c, "server-id")
 			if err != nil {
 				return err
 			}
@@ -33,13 +34,13 @@ the host's bpffs, a netlink attachment under ip netns exec.`,
 			}
 			// The daemon attaches its own fast path and is then the rule's
 			// one writer; other writers take the maps' lock.
-			if cl, err := daemonServing(c, c.StringSlice("iface")); err != nil || cl != nil {
+			if cl, err := rulectl.DaemonServing(c.Context, c.String("control"), c.StringSlice("iface")); err != nil || cl != nil {
 				if err == nil {
 					err = fmt.Errorf("attach: the daemon on %s serves these interfaces and attaches the fast path itself (xdhcp threshold|buckets|state set change its rule)", cl.Path())
 				}
 				return err
 			}
-			unlock, err := lockMaps(c.String("pin-dir"))
+			unlock, err := rulectl.LockMaps(c.String("pin-dir"))
 			if err != nil {
 				return err
 			}

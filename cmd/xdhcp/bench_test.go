@@ -13,6 +13,7 @@ import (
 
 	"github.com/xdhcp/xdhcp/internal/bench"
 	"github.com/xdhcp/xdhcp/internal/labnet/testlock"
+	"github.com/xdhcp/xdhcp/internal/loadgen"
 )
 
 func benchNeedRoot(t *testing.T) {
@@ -28,7 +29,7 @@ func TestBenchParseFlags(t *testing.T) {
 		pps     uint64
 		wantErr bool
 	}{{"max", 0, false}, {"MAX", 0, false}, {"250000", 250000, false}, {"0", 0, true}, {"-5", 0, true}, {"1e6", 0, true}} {
-		got, err := benchParsePPS(tc.in)
+		got, err := loadgen.ParsePPS(tc.in)
 		if (err != nil) != tc.wantErr || got != tc.pps {
 			t.Errorf("pps %q: %d, %v; want %d, error %v", tc.in, got, err, tc.pps, tc.wantErr)
 		}
@@ -38,7 +39,7 @@ func TestBenchParseFlags(t *testing.T) {
 		lo, hi  uint16
 		wantErr bool
 	}{{"0", 0, 0, false}, {"3-9", 3, 9, false}, {" 5 - 5 ", 5, 5, false}, {"9-3", 0, 0, true}, {"70000", 0, 0, true}, {"a-b", 0, 0, true}, {"", 0, 0, true}} {
-		lo, hi, err := benchParseSecs(tc.in)
+		lo, hi, err := loadgen.ParseSecs(tc.in)
 		if (err != nil) != tc.wantErr || lo != tc.lo || hi != tc.hi {
 			t.Errorf("secs %q: %d-%d, %v; want %d-%d, error %v", tc.in, lo, hi, err, tc.lo, tc.hi, tc.wantErr)
 		}
@@ -126,7 +127,7 @@ func TestBenchGenCommandIntoVeth(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	var view benchGenView
+	var view bench.GenResult
 	if err := json.Unmarshal(stdout.Bytes(), &view); err != nil {
 		t.Fatalf("%v: %s", err, stdout.String())
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/xdhcp/xdhcp/userspace/control"
 	"github.com/xdhcp/xdhcp/userspace/decide"
+	"github.com/xdhcp/xdhcp/userspace/rulectl"
 )
 
 type bucketsView struct {
@@ -83,7 +84,7 @@ func bucketsShow(c *cli.Context) error {
 	return printBuckets(c, now, false)
 }
 
-func printBuckets(c *cli.Context, now ruleNow, changed bool) error {
+func printBuckets(c *cli.Context, now rulectl.Now, changed bool) error {
 	r := now.Rule
 	v := bucketsView{Role: r.Role, HBA: r.HBA.String(), PrimaryN: r.HBA.Count(decide.Primary), Buckets: []uint8{}, Daemon: now.View}
 	for b := 0; b < 256; b++ {
@@ -98,7 +99,7 @@ func printBuckets(c *cli.Context, now ruleNow, changed bool) error {
 	w := c.App.Writer
 	fmt.Fprintf(w, "role %s owns %d of 256 buckets\nhba %s\nowned: %s\n", v.Role, v.Owned, v.HBA, ranges(v.Buckets))
 	if changed {
-		fmt.Fprintln(w, now.where(true))
+		fmt.Fprintln(w, now.Where(true))
 	}
 	return nil
 }

@@ -142,49 +142,22 @@ func explainConfig(c *cli.Context) (decide.Rule, string, []loader.RelayStats, er
 	if len(overridden) > 0 && strings.HasPrefix(source, "the attached") {
 		source += ", changed by " + strings.Join(overridden, " ")
 	}
-	fromFlags := !strings.HasPrefix(source, "the attached")
-	set := func(name string) bool { return fromFlags || c.IsSet(name) }
-	var err error
-	if set("split") || set("hba") {
-		if cfg.HBA, err = hbaFromFlags(c); err != nil {
-			return cfg, "", nil, err
-		}
-	}
-	if set("role") {
-		if cfg.Role, err = decide.ParseRole(c.String("role")); err != nil {
-			return cfg, "", nil, fmt.Errorf("--role: %w", err)
-		}
-	}
-	if set("threshold") {
-		t := c.Uint("threshold")
-		if t > 65535 {
-			return cfg, "", nil, fmt.Errorf("--threshold %d: want 0..65535", t)
-		}
-		cfg.Threshold = uint16(t)
-	}
-	if set("state") {
-		if cfg.Rule, err = decide.ParseState(c.String("state")); err != nil {
-			return cfg, "", nil, fmt.Errorf("--state: %w", err)
-		}
-	}
-	if set("this-server-id") {
-		cfg.ServerIDs = nil
-		for _, s := range c.StringSlice("this-server-id") {
-			a, err := netip.ParseAddr(s)
-			if err != nil || !a.Is4() {
-				return cfg, "", nil, fmt.Errorf("--this-server-id %q: not an IPv4 address", s)
-			}
-			cfg.ServerIDs = append(cfg.ServerIDs, a)
-		}
-	}
-	if set("chaddr-only") {
-		cfg.ChaddrOnly = c.Bool("chaddr-only")
-	}
-	if set("swap-secs") {
-		cfg.SwapSecs = c.Bool("swap-secs")
-	}
-	if err := cfg.Validate(); err != nil {
+	flags, err := ruleFromFlags(c, "this-server-id")
+	if err != nil {
 		return cfg, "", nil, err
+	}
+	if !strings.HasPrefix(source, "the attached") {
+		return flags, source, relays, nil
+	}
+	for name, take := range map[string]func(){
+		"split": func() { cfg.HBA = flags.HBA }, "hba": func() { cfg.HBA = flags.HBA },
+		"role": func() { cfg.Role = flags.Role }, "threshold": func() { cfg.Threshold = flags.Threshold },
+		"state": func() { cfg.Rule = flags.Rule }, "this-server-id": func() { cfg.ServerIDs = flags.ServerIDs },
+		"chaddr-only": func() { cfg.ChaddrOnly = flags.ChaddrOnly }, "swap-secs": func() { cfg.SwapSecs = flags.SwapSecs },
+	} {
+		if c.IsSet(name) {
+			take()
+		}
 	}
 	return cfg, source, relays, nil
 }

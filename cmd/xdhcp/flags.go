@@ -11,6 +11,7 @@ import (
 	"github.com/xdhcp/xdhcp/loader"
 	"github.com/xdhcp/xdhcp/userspace/control"
 	"github.com/xdhcp/xdhcp/userspace/decide"
+	"github.com/xdhcp/xdhcp/userspace/rulectl"
 )
 
 // env is a flag's environment variable, the one way xdhcp binds them:
@@ -77,8 +78,9 @@ func ruleFlags() []cli.Flag {
 	)
 }
 
-// ruleFromFlags builds the rule from ruleFlags.
-func ruleFromFlags(c *cli.Context) (decide.Rule, error) {
+// ruleFromFlags builds the rule from ruleFlags; serverIDs names the flag
+// of this server's identifiers (explain's --server-id is the packet's).
+func ruleFromFlags(c *cli.Context, serverIDs string) (decide.Rule, error) {
 	cfg := decide.DefaultRule()
 	var err error
 	if cfg.HBA, err = hbaFromFlags(c); err != nil {
@@ -93,10 +95,10 @@ func ruleFromFlags(c *cli.Context) (decide.Rule, error) {
 	if cfg.Rule, err = decide.ParseState(c.String("state")); err != nil {
 		return cfg, fmt.Errorf("--state: %w", err)
 	}
-	for _, s := range c.StringSlice("server-id") {
+	for _, s := range c.StringSlice(serverIDs) {
 		a, err := netip.ParseAddr(s)
 		if err != nil || !a.Is4() {
-			return cfg, fmt.Errorf("--server-id %q: not an IPv4 address", s)
+			return cfg, fmt.Errorf("--%s %q: not an IPv4 address", serverIDs, s)
 		}
 		cfg.ServerIDs = append(cfg.ServerIDs, a)
 	}
@@ -112,22 +114,10 @@ func threshold(t uint) (uint16, error) {
 	return uint16(t), nil
 }
 
-// openMaps finds the fast path's maps from the pins or the interface, so
-// the command works with or without a daemon and under `ip netns exec`.
-// A pin dir that does not exist is not created: readers leave no trace.
+// openMaps finds the fast path's maps (rulectl.OpenMaps: a reader that
+// creates no pin dir).
 func openMaps(c *cli.Context) (*loader.Maps, error) {
-	var pins *loader.PinDir
-	if dir := c.String("pin-dir"); dirExists(dir) {
-		var err error
-		if pins, err = loader.OpenPinDir(dir); err != nil {
-			return nil, err
-		}
-	}
-	m, err := loader.Open(c.String("iface"), pins)
-	if err != nil {
-		return nil, fmt.Errorf("find the fast path: %w", err)
-	}
-	return m, nil
+	return rulectl.OpenMaps(c.String("iface"), c.String("pin-dir"))
 }
 
 func dirExists(dir string) bool {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/urfave/cli/v2"
 
@@ -32,51 +31,13 @@ with every problem named otherwise (also when no daemon answers).`,
 				if err := writeJSON(c.App.Writer, h); err != nil {
 					return err
 				}
-			} else {
-				printHealth(c, h)
+			} else if err := control.WriteHealth(c.App.Writer, h); err != nil {
+				return err
 			}
 			if !h.OK {
 				return errUnhealthy
 			}
 			return nil
 		},
-	}
-}
-
-func printHealth(c *cli.Context, h control.Health) {
-	w := table(c.App.Writer)
-	verdict := "healthy"
-	if !h.OK {
-		verdict = "NOT healthy"
-	}
-	fmt.Fprintf(w, "%s\tpid %d, started %s\n", verdict, h.PID, ago(&h.Started))
-	fmt.Fprintf(w, "serving\t%v\n", h.Serving)
-	for _, it := range h.Interfaces {
-		fp := "not attached"
-		if it.XDP {
-			fp = fmt.Sprintf("attached (program %d)", it.ProgramID)
-		}
-		fmt.Fprintf(w, "fast path on %s\t%s (xdp %s)\n", it.Name, fp, h.FastPath)
-	}
-	store := "writable"
-	if !h.Store.Writable {
-		store = "NOT writable: " + h.Store.Fault
-	}
-	fmt.Fprintf(w, "lease store\t%s, %s\n", h.Store.Path, store)
-	if p := h.Partner; p != nil {
-		ps, conn := "unknown", "not connected"
-		if p.PartnerState != nil {
-			ps = p.PartnerState.String()
-		}
-		if p.Connected {
-			conn = "connected"
-		}
-		fmt.Fprintf(w, "failover\t%s; partner %s, %s, last contact %s\n", p.State, ps, conn, ago(p.LastContact))
-	} else {
-		fmt.Fprintf(w, "failover\tstandalone\n")
-	}
-	w.Flush()
-	for _, p := range h.Problems {
-		fmt.Fprintf(c.App.Writer, "! %s\n", p)
 	}
 }

@@ -11,16 +11,20 @@ import (
 	"time"
 
 	"github.com/xdhcp/xdhcp/internal/lab"
+	"github.com/xdhcp/xdhcp/userspace/decide"
+	"github.com/xdhcp/xdhcp/userspace/relaydiag"
 )
 
-// The lab's three acts, run through the binary as an operator would, with
-// the tables asserted: owner-only below the threshold, both from it; the
-// one-sided relay delays exactly the partner's clients and is flagged;
-// takeover within 0.5 s and back to owner-only after the restart.
+// The lab's three acts, run through the binary as an operator would and
+// at make demo's threshold, with the tables asserted: owner-only below the
+// threshold, both from it; the one-sided relay delays exactly the
+// partner's clients and is flagged (at threshold 6 its override share is
+// 1/7, which the fixed 0.20 rule missed); takeover within 0.5 s and back
+// to owner-only after the restart.
 func TestLabActs(t *testing.T) {
 	needRoot(t)
 	bin := buildBinary(t)
-	const threshold = 3
+	const threshold = decide.DefaultThreshold
 	prefix := fmt.Sprintf("xlt%d", os.Getpid()%10000)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -58,8 +62,12 @@ func TestLabActs(t *testing.T) {
 			t.Errorf("act 2, client %s owned by %s: answered at secs %d by %s, want %d by a", c.Client, c.Owner, c.SecsAtOffer, c.OfferedBy, want)
 		}
 	}
-	if !strings.Contains(string(res.Act2.Diagnostics), "forwards-only-here") {
-		t.Errorf("act 2: relay diagnostics do not flag the relay: %s", res.Act2.Diagnostics)
+	var diag relaydiag.Report
+	if err := json.Unmarshal(res.Act2.Diagnostics, &diag); err != nil {
+		t.Fatalf("act 2 relay diagnostics: %v\n%s", err, res.Act2.Diagnostics)
+	}
+	if len(diag.Relays) != 1 || diag.Relays[0].Name != "198.18.10.1" || !diag.Relays[0].Flagged() {
+		t.Errorf("act 2: the lab's relay 198.18.10.1 is not flagged: %s", res.Act2.Diagnostics)
 	}
 	if res.Act3.TakeoverBy != "b "+b || res.Act3.Takeover > 500*time.Millisecond || !res.Act3.OwnerOnlyAfter {
 		t.Errorf("act 3: %+v, want b within 0.5 s and owner-only after the return", res.Act3)

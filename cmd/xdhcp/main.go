@@ -12,7 +12,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/xdhcp/xdhcp/internal/buildinfo"
+
 	"github.com/urfave/cli/v2"
+	"github.com/xdhcp/xdhcp/internal/cliargs"
 )
 
 // version is set by the linker (-X main.version=...).
@@ -49,7 +52,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		},
 	}
 	if app.Version == "dev" {
-		app.Version = buildVersion().Version
+		app.Version = buildinfo.Read(version).Version
 	}
 	return app
 }
@@ -57,7 +60,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 // execute runs one command line (args[0] is the program name).
 func execute(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	app := newApp(stdout, stderr)
-	return app.RunContext(ctx, interspersed(app, args))
+	return app.RunContext(ctx, cliargs.Interspersed(app, args))
 }
 
 func main() {

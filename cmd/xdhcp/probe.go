@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -50,18 +48,14 @@ identifier) and the addresses offered. Needs root (a packet socket).`,
 			var xid [4]byte
 			_, _ = rand.Read(xid[:])
 			asJSON := c.Bool("json")
-			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 			if !asJSON {
-				fmt.Fprintf(c.App.Writer, "client %s, xid %#08x\n", mac, binary.BigEndian.Uint32(xid[:]))
-				fmt.Fprintln(w, "secs\toffered by\taddresses\t")
+				fmt.Fprintf(c.App.Writer, "client %s, xid %#08x\n%s\n", mac, binary.BigEndian.Uint32(xid[:]), probe.Header)
 			}
 			rows, err := conn.Series(c.Context, mac, binary.BigEndian.Uint32(xid[:]), uint16(c.Uint("secs-start")), c.Int("count"), c.Duration("interval"),
 				func(r probe.Row) {
-					if asJSON {
-						return
+					if !asJSON {
+						fmt.Fprintln(c.App.Writer, r) // a row as it comes, in fixed columns
 					}
-					fmt.Fprintf(w, "%d\t%s\t%s\t\n", r.Secs, joinAddrs(r.Servers()), offeredAddrs(r))
-					w.Flush()
 				})
 			if err != nil && c.Context.Err() == nil {
 				return err
@@ -87,26 +81,4 @@ func macFlag(s string) (net.HardwareAddr, error) {
 		return nil, fmt.Errorf("--mac %q: want an Ethernet address like 00:00:01:02:03:05", s)
 	}
 	return mac, nil
-}
-
-func joinAddrs[T fmt.Stringer](as []T) string {
-	if len(as) == 0 {
-		return "-"
-	}
-	s := make([]string, len(as))
-	for i, a := range as {
-		s[i] = a.String()
-	}
-	return strings.Join(s, ", ")
-}
-
-func offeredAddrs(r probe.Row) string {
-	if len(r.Offers) == 0 {
-		return "-"
-	}
-	s := make([]string, len(r.Offers))
-	for i, o := range r.Offers {
-		s[i] = fmt.Sprintf("%s (from %s)", o.YourIP, o.ServerID)
-	}
-	return strings.Join(s, ", ")
 }

@@ -29,7 +29,7 @@ func TestRelaysOutputGolden(t *testing.T) {
 	if err := writeJSON(&js, rep); err != nil {
 		t.Fatal(err)
 	}
-	if err := printRelays(&txt, rep, now); err != nil {
+	if err := rep.Print(&txt, now); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "relays.json", js.String())

@@ -88,31 +88,19 @@ every bucket).`,
 				case <-n.Done():
 					return n.Wait()
 				case <-hup:
-					reload(c, n, o.Logger)
+					// A file that does not parse or validate leaves the running
+					// configuration, with the error (file:line:column) in the log.
+					cfg, err := serveConfig(c)
+					if err == nil {
+						err = n.Reload(cfg, c.String("config"))
+					}
+					if err != nil {
+						o.Logger.Error("reload refused: the running configuration stays", "file", c.String("config"), "err", err)
+					}
 				}
 			}
 		},
 	}
-}
-
-// reload re-reads --config with the flags laid over it and swaps it in; a
-// file that does not parse or validate leaves the running configuration
-// and the error (file:line:column) in the log.
-func reload(c *cli.Context, n *node.Node, log *slog.Logger) {
-	file := c.String("config")
-	cfg, err := serveConfig(c)
-	if err == nil {
-		var changed []string
-		if changed, err = n.Reload(cfg); err == nil {
-			// The summary last: a reader that waits for it has every change.
-			for _, ch := range changed {
-				log.Info("reload changed", "setting", ch)
-			}
-			log.Info("configuration reloaded", "file", file, "changes", len(changed))
-			return
-		}
-	}
-	log.Error("reload refused: the running configuration stays", "file", file, "err", err)
 }
 
 // nodeOptions turns serve's flags into node.Options.
@@ -126,7 +114,7 @@ func nodeOptions(c *cli.Context) (node.Options, error) {
 	if err != nil {
 		return o, err
 	}
-	rule, err := ruleFromFlags(c)
+	rule, err := ruleFromFlags(c, "server-id")
 	if err != nil {
 		return o, err
 	}

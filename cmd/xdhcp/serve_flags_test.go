@@ -113,3 +113,50 @@ func TestServeStandaloneDefault(t *testing.T) {
 		t.Errorf("XDHCP_SPLIT=64 standalone: %v, %d buckets", err, o.Rule.HBA.Count(decide.Primary))
 	}
 }
+
+// The failover flags are checked before anything serves, each error
+// naming the flag (the engine's own limits are tested in failover).
+func TestFailoverFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	short, good := filepath.Join(dir, "short"), filepath.Join(dir, "good")
+	if err := os.WriteFile(short, []byte("tooshort\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, []byte("  a-secret-long-enough-1234\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{"", "--secret-file is required"},
+		{filepath.Join(dir, "missing"), "no such file"},
+		{short, "8 bytes, at least 16"},
+	} {
+		if _, err := readSecret(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("readSecret(%q) = %v, want %q", tc.path, err, tc.want)
+		}
+	}
+	if s, err := readSecret(good); err != nil || string(s) != "a-secret-long-enough-1234" {
+		t.Errorf("readSecret(good) = %q, %v", s, err)
+	}
+	for _, tc := range []struct{ in, want, err string }{
+		{"198.19.0.2", "198.19.0.2:647", ""},
+		{"198.19.0.2:6470", "198.19.0.2:6470", ""},
+		{":647", ":647", ""},
+		{"partner.lab", "partner.lab:647", ""},
+		{"2001:db8::2", "[2001:db8::2]:647", ""},
+		{"[2001:db8::2]:700", "[2001:db8::2]:700", ""},
+		{"198.19.0.2:x:y", "", `not ADDR or ADDR:PORT`},
+		{"198.19.0.2:99999", "", `port "99999" is not 0..65535`},
+		{"198.19.0.2:x", "", `port "x"`},
+	} {
+		got, err := peerAddr("peer", tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "--peer") {
+				t.Errorf("peerAddr(%q) = %q, %v; want an error with %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("peerAddr(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}

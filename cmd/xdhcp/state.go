@@ -7,6 +7,7 @@ import (
 
 	"github.com/xdhcp/xdhcp/userspace/control"
 	"github.com/xdhcp/xdhcp/userspace/decide"
+	"github.com/xdhcp/xdhcp/userspace/rulectl"
 )
 
 func stateCommand() *cli.Command {
@@ -61,14 +62,14 @@ func stateGet(c *cli.Context) error {
 	return printState(c, now, false)
 }
 
-func printState(c *cli.Context, now ruleNow, changed bool) error {
+func printState(c *cli.Context, now rulectl.Now, changed bool) error {
 	s := now.Rule.Rule
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, map[string]any{"state": s, "load_balancing": s == decide.Normal, "daemon": now.View})
 	}
 	fmt.Fprintf(c.App.Writer, "state %s", s)
 	if changed {
-		fmt.Fprintf(c.App.Writer, ": %s", now.where(false))
+		fmt.Fprintf(c.App.Writer, ": %s", now.Where(false))
 	}
 	fmt.Fprintln(c.App.Writer)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/xdhcp/xdhcp/userspace/control"
+	"github.com/xdhcp/xdhcp/userspace/rulectl"
 )
 
 func thresholdCommand() *cli.Command {
@@ -60,7 +61,7 @@ func thresholdGet(c *cli.Context) error {
 	return printThreshold(c, now, false)
 }
 
-func printThreshold(c *cli.Context, now ruleNow, changed bool) error {
+func printThreshold(c *cli.Context, now rulectl.Now, changed bool) error {
 	t := now.Rule.Threshold
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, map[string]any{"threshold": t, "load_balancing": t != 0, "daemon": now.View})
@@ -71,7 +72,7 @@ func printThreshold(c *cli.Context, now ruleNow, changed bool) error {
 		fmt.Fprintf(c.App.Writer, "threshold %d (partner's clients answered from secs %d)", t, t)
 	}
 	if changed {
-		fmt.Fprintf(c.App.Writer, ": %s", now.where(true))
+		fmt.Fprintf(c.App.Writer, ": %s", now.Where(true))
 	}
 	fmt.Fprintln(c.App.Writer)
 	return nil

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/xdhcp/xdhcp/internal/buildinfo"
 )
 
 func TestVersion(t *testing.T) {
@@ -11,7 +13,7 @@ func TestVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v versionInfo
+	var v buildinfo.Info
 	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Version == "" || !strings.HasPrefix(v.GoVersion, "go") || v.Kernel == "" {
 		t.Errorf("version --json: %v\n%s", err, out)
 	}

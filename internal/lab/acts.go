@@ -171,6 +171,7 @@ func (t *Topology) act1(ctx context.Context, rep *reporter) (*Act1Result, error)
 	rep.line("client %s hashes to bucket %d: server a owns it; b should join at secs %d", mac, b, t.opts.Threshold)
 	res := &Act1Result{Client: mac.String(), Bucket: b, Owner: "a"}
 	tw := rep.table("secs", "offered by", "addresses offered")
+	rep.progress("DISCOVER secs")
 	_, err := t.probe.Series(ctx, mac, randXID(), 0, t.opts.Count, t.opts.Interval, func(r probe.Row) {
 		res.Rows = append(res.Rows, r)
 		var by, addrs []string
@@ -178,6 +179,7 @@ func (t *Topology) act1(ctx context.Context, rep *reporter) (*Act1Result, error)
 			by = append(by, t.serverName(o.ServerID))
 			addrs = append(addrs, o.YourIP.String())
 		}
+		rep.tick("%d", r.Secs)
 		tw.row(fmt.Sprint(r.Secs), join(by), join(addrs))
 	})
 	tw.flush()
@@ -191,6 +193,7 @@ func (t *Topology) act2(ctx context.Context, rep *reporter) (*Act2Result, error)
 	defer t.relay.SetServers(t.A.addr, t.B.addr)
 	macs := append(macOwnedBy(decide.Primary, t.opts.Clients, 2), macOwnedBy(decide.Secondary, t.opts.Clients, 2)...)
 	res := &Act2Result{Clients: make([]ClientDelay, len(macs))}
+	rep.progress("%d clients send DISCOVERs with secs 0, 1, 2, ... until answered", len(macs))
 	var wg sync.WaitGroup
 	errs := make([]error, len(macs))
 	for i, mac := range macs {

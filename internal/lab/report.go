@@ -56,7 +56,20 @@ func (r *reporter) progressDone() {
 	r.pending = false
 }
 
+// tick adds a word to the pending progress line, so a slow act shows it
+// is moving while its table is collected.
+func (r *reporter) tick(format string, a ...any) {
+	if r.w == nil || !r.pending {
+		return
+	}
+	fmt.Fprintf(r.w, " "+format, a...)
+}
+
+// table collects rows and prints them aligned (text/tabwriter) at flush:
+// a tabwriter aligns the columns of what it holds between flushes, so the
+// rows must all be in before the first is printed.
 type table struct {
+	r  *reporter
 	tw *tabwriter.Writer
 }
 
@@ -64,22 +77,21 @@ func (r *reporter) table(cols ...string) *table {
 	if r.w == nil {
 		return &table{}
 	}
-	t := &table{tw: tabwriter.NewWriter(r.w, 0, 0, 2, ' ', 0)}
+	t := &table{r: r, tw: tabwriter.NewWriter(r.w, 0, 0, 2, ' ', 0)}
 	t.row(cols...)
 	return t
 }
 
-// row prints at once (flushing), so a slow act shows progress row by row.
 func (t *table) row(cells ...string) {
 	if t.tw == nil {
 		return
 	}
-	fmt.Fprintln(t.tw, strings.Join(cells, "\t")+"\t")
-	t.tw.Flush()
+	fmt.Fprintln(t.tw, strings.TrimRight(strings.Join(cells, "\t"), "\t"))
 }
 
 func (t *table) flush() {
 	if t.tw != nil {
+		t.r.progressDone()
 		t.tw.Flush()
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -33,6 +34,29 @@ type Row struct {
 	XID    uint32  `json:"xid"`
 	MAC    string  `json:"mac"`
 	Offers []Offer `json:"offers"`
+}
+
+// Header names the columns of Row.String.
+const Header = "secs   offered by                         addresses"
+
+// String is the row in fixed columns (under Header): rows print as they
+// arrive and still line up, which a tabwriter flushed per row does not.
+func (r Row) String() string {
+	by, addrs := make([]string, 0, len(r.Offers)), make([]string, 0, len(r.Offers))
+	for _, a := range r.Servers() {
+		by = append(by, a.String())
+	}
+	for _, o := range r.Offers {
+		addrs = append(addrs, fmt.Sprintf("%s (from %s)", o.YourIP, o.ServerID))
+	}
+	return strings.TrimRight(fmt.Sprintf("%-6d %-34s %s", r.Secs, orDash(by), orDash(addrs)), " ")
+}
+
+func orDash(s []string) string {
+	if len(s) == 0 {
+		return "-"
+	}
+	return strings.Join(s, ", ")
 }
 
 // Servers lists the offering server ids, sorted.

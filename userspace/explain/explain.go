@@ -186,7 +186,7 @@ func Explain(cfg decide.Rule, source string, pkt *dhcpv4.DHCPv4, relays []loader
 		}
 	}
 	ex.Why, ex.AnswersFromSecs = why(cfg, v)
-	for _, f := range relaydiag.DefaultRule().DiagnoseAll(relays).Relays {
+	for _, f := range relaydiag.DefaultRule().ForThreshold(cfg.Threshold).DiagnoseAll(relays).Relays {
 		if f.Name == ex.Packet.Relay {
 			ex.RelayDiagnosis = &f
 		}

@@ -186,7 +186,7 @@ func (c *fastPathCollector) collect(ch chan<- prometheus.Metric) error {
 			ch <- prometheus.MustNewConstMetric(bucketOverridden, prometheus.CounterValue, float64(s.Overridden), lb, owner)
 		}
 	}
-	for _, f := range c.rule.DiagnoseAll(relays).Relays {
+	for _, f := range c.rule.ForThreshold(cfg.Threshold).DiagnoseAll(relays).Relays {
 		only := 0.0
 		if f.Flagged() {
 			only = 1

@@ -182,8 +182,20 @@ func (n *Node) Wait() error {
 	return n.err
 }
 
-// Reload swaps in a new configuration (SIGHUP): see daemon.Reload.
-func (n *Node) Reload(cfg *config.Config) ([]string, error) { return n.d.Reload(cfg) }
+// Reload swaps in a new configuration (SIGHUP; see daemon.Reload) and logs
+// each change, then a summary (a reader waiting for it has every change).
+// On error nothing changed.
+func (n *Node) Reload(cfg *config.Config, file string) error {
+	changed, err := n.d.Reload(cfg)
+	if err != nil {
+		return err
+	}
+	for _, ch := range changed {
+		n.log.Info("reload changed", "setting", ch)
+	}
+	n.log.Info("configuration reloaded", "file", file, "changes", len(changed))
+	return nil
+}
 
 // Daemon is the running daemon (tests, and what node does not wrap).
 func (n *Node) Daemon() *daemon.Daemon { return n.d }

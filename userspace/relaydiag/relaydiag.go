@@ -11,9 +11,12 @@
 package relaydiag
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
+	"text/tabwriter"
 	"time"
 
 	"github.com/xdhcp/xdhcp/loader"
@@ -39,10 +42,14 @@ type Rule struct {
 	MinOverridden uint64 `json:"min_overridden"`
 	// MinOverrideShare is the share of partner-owned requests answered
 	// here (overridden / (dropped + overridden)) from which a relay is
-	// flagged. A client whose relay forwards only here sends a few
-	// requests below the threshold and then at least one above it, so its
-	// share is 1/(retries below the threshold + 1): 0.25 to 0.5 for the
-	// usual retransmission schedules; a healthy relay stays near 0.
+	// flagged. A client whose relay forwards only here sends its requests
+	// below the threshold, is answered at the first one at or above it and
+	// stops: its share is 1/(requests below the threshold + 1). With the
+	// RFC 2131 backoff (secs 0, 4, 12) and threshold 6 that is 1/3; a
+	// client that retransmits every second with secs 0, 1, 2, ... (Windows,
+	// the lab) sends T requests below threshold T: 1/(T+1), 0.14 at the
+	// default 6. ForThreshold fits the share to T; a healthy relay stays
+	// near 0.
 	MinOverrideShare float64 `json:"min_override_share"`
 	// MinPartnerRequests: below this many partner-owned requests there is
 	// not enough to say anything either way.
@@ -52,6 +59,22 @@ type Rule struct {
 // DefaultRule is the rule `xdhcp relays` applies.
 func DefaultRule() Rule {
 	return Rule{MinOverridden: 3, MinOverrideShare: 0.2, MinPartnerRequests: 5}
+}
+
+// ForThreshold lowers MinOverrideShare to half the share a one-sided relay
+// shows with clients that retransmit every second, 1/(2(T+1)), when that
+// is below it: at threshold 6 a relay whose partner-owned clients each
+// sent secs 0..6 (share 1/7) must be flagged, which a fixed 0.2 missed.
+// A healthy relay's share is its slow clients' only: below it unless
+// about one partner-owned client in seven waits T seconds for the partner.
+func (r Rule) ForThreshold(t uint16) Rule {
+	if t == 0 {
+		return r // load balancing off: nothing is overridden
+	}
+	if s := 1 / (2 * float64(t+1)); s < r.MinOverrideShare {
+		r.MinOverrideShare = s
+	}
+	return r
 }
 
 // Validate reports a threshold that makes no sense.
@@ -195,4 +218,49 @@ func Delta(before, after []loader.RelayStats) []loader.RelayStats {
 	}
 	slices.SortFunc(out, func(a, b loader.RelayStats) int { return a.Relay.Compare(b.Relay) })
 	return out
+}
+
+// Watch diagnoses the counters read now, or with window > 0 what they
+// did during the window (read twice, the rule applied to the Delta).
+func (r Rule) Watch(ctx context.Context, read func() ([]loader.RelayStats, error), window time.Duration) (Report, error) {
+	stats, err := read()
+	if err != nil || window <= 0 {
+		return r.DiagnoseAll(stats), err
+	}
+	select {
+	case <-ctx.Done():
+		return Report{}, ctx.Err()
+	case <-time.After(window):
+	}
+	after, err := read()
+	if err != nil {
+		return Report{}, err
+	}
+	rep := r.DiagnoseAll(Delta(stats, after))
+	rep.Window = window.String()
+	return rep, nil
+}
+
+// Print writes the table an operator reads; now makes "last seen" relative.
+func (rep Report) Print(out io.Writer, now time.Time) error {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "relay\trequests\towned\tpartner dropped\tpartner overridden\toverride share\tmax secs\tlast seen\tstatus\n")
+	for _, f := range rep.Relays {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%.2f\t%d\t%s ago\t%s\n", f.Name, f.Requests, f.Owned, f.PartnerDropped,
+			f.PartnerOverridden, f.OverrideShare, f.MaxOverrideSecs, now.Sub(f.LastSeen).Round(time.Second), f.Status)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	for _, f := range rep.Relays {
+		if f.Flagged() {
+			fmt.Fprintf(out, "! %s\n", f.Message)
+		}
+	}
+	window := "since load or reset"
+	if rep.Window != "" {
+		window = "in the last " + rep.Window
+	}
+	_, err := fmt.Fprintf(out, "%s (%s; rule: overridden >= %d and share >= %.2f)\n", rep.Summary, window, rep.Rule.MinOverridden, rep.Rule.MinOverrideShare)
+	return err
 }

@@ -167,3 +167,48 @@ func TestRuleValidate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Clients stop at their first answer, as real ones do (they send a
+// REQUEST). With threshold 6 and a retransmission every second, a client
+// behind a relay that forwards only here sends secs 0..6: a share of 1/7,
+// below the fixed 0.20, so `make demo`'s act 2 (four such clients) was
+// not flagged. The rule fitted to the threshold flags it, and still leaves
+// a healthy relay with a few slow partner answers alone.
+func TestDiagnoseFitsTheThreshold(t *testing.T) {
+	cfg := nonOwner() // threshold 6
+	relay := netip.MustParseAddr("198.18.10.1")
+	untilAnswered := []uint16{0, 1, 2, 3, 4, 5, 6}
+	firstOnly := []uint16{0}
+	rule := DefaultRule().ForThreshold(cfg.Threshold)
+	if rule.MinOverrideShare >= DefaultRule().MinOverrideShare || rule.MinOverrideShare != 1.0/14 {
+		t.Fatalf("share at threshold 6: %v, want 1/14", rule.MinOverrideShare)
+	}
+	oneSided := count(t, cfg, relay, partnerMACs(t, cfg, 4), untilAnswered)
+	if f := DefaultRule().Diagnose(oneSided); f.Status != StatusOK || f.OverrideShare > 0.15 {
+		t.Errorf("the fixed 0.20 rule: %s at share %.2f (the missed demo)", f.Status, f.OverrideShare)
+	}
+	if f := rule.Diagnose(oneSided); f.Status != StatusForwardsOnlyHere {
+		t.Errorf("fitted rule, one-sided relay: %s at share %.2f, want flagged", f.Status, f.OverrideShare)
+	}
+	for _, tc := range []struct {
+		name string
+		fast int
+		slow int
+	}{
+		{"three slow answers among 40", 40, 3},
+		{"five slow among 60", 60, 5},
+	} {
+		s := add(count(t, cfg, relay, partnerMACs(t, cfg, tc.fast), firstOnly), count(t, cfg, relay, partnerMACs(t, cfg, tc.slow), untilAnswered))
+		if f := rule.Diagnose(s); f.Status != StatusOK {
+			t.Errorf("%s: %s at share %.3f, want ok", tc.name, f.Status, f.OverrideShare)
+		}
+	}
+	for _, tc := range []struct {
+		t    uint16
+		want float64
+	}{{0, 0.2}, {1, 0.2}, {3, 0.125}, {6, 1.0 / 14}, {10, 1.0 / 22}} {
+		if got := DefaultRule().ForThreshold(tc.t).MinOverrideShare; got != tc.want {
+			t.Errorf("threshold %d: share %v, want %v", tc.t, got, tc.want)
+		}
+	}
+}

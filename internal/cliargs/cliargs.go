@@ -1,4 +1,6 @@
-package main
+// Package cliargs lets urfave/cli v2 commands take their flags after their
+// positional arguments.
+package cliargs
 
 import (
 	"strings"
@@ -6,12 +8,12 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// interspersed moves each command's flags before its positional arguments,
+// Interspersed moves each command's flags before its positional arguments,
 // so `xdhcp threshold set 2 --iface X` works: urfave/cli v2 stops reading
 // flags at the first argument. It walks the command path as urfave does
 // (global flags, command, subcommand) and uses each level's flag
 // definitions to know which flags take a value. After "--" nothing moves.
-func interspersed(app *cli.App, args []string) []string {
+func Interspersed(app *cli.App, args []string) []string {
 	if len(args) == 0 {
 		return args
 	}

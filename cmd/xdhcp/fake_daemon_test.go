@@ -78,7 +78,7 @@ func serveFake(t *testing.T, f *fakeNode) string {
 		t.Fatal(err)
 	}
 	if f.health.NetNS == "" {
-		f.health.NetNS, _ = os.Readlink("/proc/self/ns/net")
+		f.health.NetNS, _ = os.Readlink("/proc/thread-self/ns/net")
 	}
 	svc := control.Services{Leases: f, Stats: f, Rules: f, Health: f}
 	if f.status != nil {

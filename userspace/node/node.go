@@ -102,7 +102,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		o.Tuning = o.Config.DB + ".tuning"
 	}
 	n := &Node{o: o, log: o.Logger, started: time.Now(), ready: make(chan struct{}), done: make(chan struct{})}
-	n.netns, _ = os.Readlink("/proc/self/ns/net")
+	n.netns, _ = os.Readlink("/proc/thread-self/ns/net")
 	var cleanup []func()
 	defer func() {
 		if err != nil {

@@ -48,7 +48,7 @@ func DaemonServing(ctx context.Context, path string, ifaces []string) (*control.
 	if err != nil {
 		return nil, err
 	}
-	if ns, _ := os.Readlink("/proc/self/ns/net"); h.NetNS != ns {
+	if ns, _ := os.Readlink("/proc/thread-self/ns/net"); h.NetNS != ns {
 		return nil, nil
 	}
 	for _, ifn := range ifaces {
@@ -167,7 +167,7 @@ func OpenMaps(iface, pinDir string) (*loader.Maps, error) {
 // maps are found through the namespace's interfaces; the pins are not
 // visible). It blocks until the other writer is done.
 func LockMaps(pinDir string) (unlock func(), err error) {
-	path := "/proc/self/ns/net"
+	path := "/proc/thread-self/ns/net"
 	if fi, err := os.Stat(pinDir); err == nil && fi.IsDir() {
 		path = pinDir
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/xdhcp/xdhcp/internal/labnet"
+	"github.com/xdhcp/xdhcp/userspace/control"
 	"github.com/xdhcp/xdhcp/userspace/daemon"
 	"github.com/xdhcp/xdhcp/userspace/lease"
 )
@@ -174,7 +175,7 @@ func TestPolicyWithRealPeers(t *testing.T) {
 	knotLog := startKnot(t, l.srv, l.dir)
 	l.start()
 	stats := func() daemon.Stats {
-		s, err := daemon.Dial(l.db() + ".sock").Stats()
+		s, err := control.Dial(l.control()).Stats(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

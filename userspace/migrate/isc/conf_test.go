@@ -1,0 +1,153 @@
+package isc
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xdhcp/xdhcp/userspace/config"
+	"github.com/xdhcp/xdhcp/userspace/migrate"
+)
+
+// lineOf is the line of the first line of file containing s.
+func lineOf(t *testing.T, file, s string) int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, s) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%q not in %s", s, file)
+	return 0
+}
+
+func importCorpus(t *testing.T) (*migrate.Result, string) {
+	t.Helper()
+	file := filepath.Join("testdata", "corpus", "dhcpd.conf")
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := migrate.NewResult()
+	if err := ImportConf(file, src, os.ReadFile, r); err != nil {
+		t.Fatal(err)
+	}
+	return r, file
+}
+
+func subnet(t *testing.T, c *config.Config, p string) *config.Subnet {
+	t.Helper()
+	for _, s := range c.Subnets {
+		if s.Prefix.String() == p {
+			return s
+		}
+	}
+	t.Fatalf("no subnet %s in %v", p, c.Subnets)
+	return nil
+}
+
+// The corpus: every construct is either carried over (checked in the
+// configuration) or listed with its file and line.
+func TestCorpusCarriedOver(t *testing.T) {
+	r, _ := importCorpus(t)
+	c := r.Config
+	if c.LeaseTime != 600*time.Second || !c.Authoritative || len(c.Subnets) != 3 {
+		t.Fatalf("global: lease %v authoritative %v subnets %d", c.LeaseTime, c.Authoritative, len(c.Subnets))
+	}
+	s0 := subnet(t, c, "198.18.0.0/24")
+	if fmt.Sprint(s0.Ranges) != "[198.18.0.100-198.18.0.199 198.18.0.200-198.18.0.220]" || fmt.Sprint(s0.Routers) != "[198.18.0.1]" ||
+		fmt.Sprint(s0.DNS) != "[198.18.0.53 198.18.0.54]" || s0.Domain != "lab.example" || s0.LeaseTime != 0 {
+		t.Fatalf("198.18.0.0/24: %+v", s0)
+	}
+	opts := map[uint8]string{}
+	for _, o := range s0.Options {
+		opts[o.Code] = fmt.Sprintf("%x", o.Value)
+	}
+	want := map[uint8]string{26: "0578", 28: "c61200ff", 42: "c612007b", 121: "18c61207c6120001"}
+	if fmt.Sprint(opts) != fmt.Sprint(want) {
+		t.Fatalf("options %v, want %v", opts, want)
+	}
+	if len(s0.Reservations) != 2 {
+		t.Fatalf("reservations %+v", s0.Reservations)
+	}
+	ph, pr := s0.Reservations[0], s0.Reservations[1] // hosts.conf is included first
+	if pr.HWAddr.String() != "02:00:00:00:aa:01" || pr.IP != netip.MustParseAddr("198.18.0.10") || pr.Hostname != "printer" {
+		t.Fatalf("printer %+v", pr)
+	}
+	if ph.ClientID.String() != "0102000000aa03" || ph.IP != netip.MustParseAddr("198.18.0.11") || ph.Hostname != "phone" || ph.HWAddr != nil {
+		t.Fatalf("phone %+v", ph)
+	}
+	s1 := subnet(t, c, "198.18.1.0/24")
+	if s1.LeaseTime != 30*time.Minute || s1.Domain != "floor1.lab.example" || len(s1.Reservations) != 1 || s1.Reservations[0].Hostname != "laptop" {
+		t.Fatalf("198.18.1.0/24: %+v", s1)
+	}
+	s2 := subnet(t, c, "198.18.2.0/24")
+	if fmt.Sprint(s2.Ranges) != "[198.18.2.10-198.18.2.50 198.18.2.60-198.18.2.70]" || fmt.Sprint(s2.Routers) != "[198.18.2.1]" {
+		t.Fatalf("198.18.2.0/24 (a shared-network pool's range joins the subnet holding it): %+v", s2)
+	}
+	p := r.Pair
+	if p == nil {
+		t.Fatal("no pair")
+	}
+	flags := strings.Join(p.Flags(), " ")
+	if flags != "--role primary --split 128 --threshold 4 --mclt 1h --peer 198.18.0.3:847 --listen-peer 198.18.0.2:647 --receive-timeout 1m --secret-file FILE" {
+		t.Fatalf("pair flags %s", flags)
+	}
+	// What is written reads back as the same configuration.
+	out, err := config.Encode(c, config.EncodeOptions{Comments: r.Comments, OptionForm: func(o config.Option) string { return migrate.Form(o.Code) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Parse("imported.yaml", out); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "# testdata/corpus/dhcpd.conf:") || !strings.Contains(string(out), "host printer") {
+		t.Fatalf("no provenance comments:\n%s", out)
+	}
+}
+
+func TestCorpusSkippedWithTheirLines(t *testing.T) {
+	r, file := importCorpus(t)
+	hosts := filepath.Join("testdata", "corpus", "hosts.conf")
+	got := map[string]string{}
+	for _, s := range r.Skipped {
+		got[fmt.Sprintf("%s:%d", s.Pos.File, s.Pos.Line)] = s.String()
+	}
+	for _, w := range []struct{ file, marker, why string }{
+		{file, "log-facility", "housekeeping"},
+		{file, "max-lease-time", "whatever lease time"},
+		{file, "option space PXE", "option spaces"},
+		{file, "PXE.mtftp-ip", "PXE option space"},
+		{file, "max-unacked-updates", "no xdhcp setting"},
+		{file, `class "voip"`, "client classes"},
+		{file, "subclass", "client classes"},
+		{file, "subnet 198.18.9.0", "nothing to hand out"},
+		{file, "allow members of", "pool access lists"},
+		{file, "198.18.0.99", "pool's addresses only"},
+		{file, "range dynamic-bootp", "BOOTP"},
+		{file, "shared-network floor1", "flattened"},
+		{file, "198.18.0.55", "host printer only"},
+		{file, "if option vendor-class-identifier", "conditional statements are not evaluated (3 statements inside"},
+		{file, "on commit", "event hooks"},
+		{hosts, "host known-only", "without fixed-address"},
+		{hosts, "10.9.9.9", "in no subnet"},
+		{hosts, "pxe-menu", "host phone only"},
+	} {
+		key := fmt.Sprintf("%s:%d", w.file, lineOf(t, w.file, w.marker))
+		if s, ok := got[key]; !ok || !strings.Contains(s, w.why) {
+			t.Errorf("%s (%s): got %q, want a skip saying %q", key, w.marker, s, w.why)
+		}
+		delete(got, key)
+	}
+	for k, s := range got {
+		t.Errorf("unexpected skip at %s: %s", k, s)
+	}
+}

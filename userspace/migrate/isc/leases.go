@@ -1,0 +1,295 @@
+package isc
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xdhcp/xdhcp/userspace/lease"
+	"github.com/xdhcp/xdhcp/userspace/migrate"
+)
+
+// record is one `lease ADDR { ... }` of dhcpd.leases.
+type record struct {
+	stmt               *Stmt
+	ip                 netip.Addr
+	starts, ends, cltt time.Time
+	hasStarts, hasEnds bool
+	state              string
+	htype              byte
+	hw                 net.HardwareAddr
+	uid                []byte
+	hostname           string
+	bad                string // why the record cannot be used
+}
+
+// hardware types dhcpd names (common/parse.c parse_hardware_param).
+var htypes = map[string]byte{"ethernet": 1, "token-ring": 6, "fddi": 8, "infiniband": 32}
+
+// ImportLeases reads dhcpd.leases into r.Leases with the file's journal
+// semantics: records are appended as leases change, the last record of an
+// address wins. now decides what has expired. A file cut short inside its
+// last record (a crash while writing) loses that record only, reported.
+func ImportLeases(file string, src []byte, now time.Time, r *migrate.Result) error {
+	stmts, err := Parse(file, src, nil)
+	var se *SyntaxError
+	switch {
+	case errors.As(err, &se) && se.AtEOF:
+		r.Skip(se.Pos, "(end of file)", "the file ends inside this record (cut short while being written?): %s", se.Msg)
+	case err != nil:
+		return fmt.Errorf("lease file: %w", err)
+	}
+	last := map[netip.Addr]*record{}
+	var order []netip.Addr
+	details := map[string]*aggregate{}
+	for _, s := range stmts {
+		switch k := s.Keyword(); k {
+		case "lease":
+			rec := readLease(s, now, details)
+			if rec == nil {
+				r.Skip(s.Pos(), s.Text(), "want lease IPv4-ADDRESS { ... }")
+				continue
+			}
+			if _, ok := last[rec.ip]; !ok {
+				order = append(order, rec.ip)
+			}
+			last[rec.ip] = rec
+		case "authoring-byte-order", "lease-id-format":
+			// How the file itself is written: nothing to carry.
+		case "failover":
+			r.Skip(s.Pos(), s.Text(), "failover state is not carried over: the xdhcp pair starts its own")
+		case "ia_na", "ia_ta", "ia_pd", "server-duid":
+			r.Skip(s.Pos(), s.Text(), "DHCPv6 is not served by xdhcp")
+		case "host":
+			r.Skip(s.Pos(), s.Text(), "hosts created over OMAPI are not carried over: add them to the configuration")
+		default:
+			r.Skip(s.Pos(), s.Text(), "not carried over")
+		}
+	}
+	for _, ip := range order {
+		r.Read[last[ip].state]++
+		if l, ok := toLease(last[ip], now, r); ok {
+			r.Leases = append(r.Leases, l)
+		}
+	}
+	for _, a := range details {
+		r.Skip(a.first, a.what, "%s (%d lease records)", a.why, a.n)
+	}
+	r.Kept = len(r.Leases)
+	r.SortSkipped()
+	return nil
+}
+
+// aggregate counts a per-lease statement not carried over, reported once.
+type aggregate struct {
+	first migrate.Pos
+	what  string
+	why   string
+	n     int
+}
+
+var leaseDetails = map[string]string{
+	"set":           "lease variables (DDNS names, vendor class) are not carried over",
+	"on":            "per-lease event hooks are not carried over",
+	"option":        "relay agent information stored with the lease is not carried over",
+	"billing":       "billing classes are not carried over",
+	"tstp":          "failover times are not carried over: the pair learns them again",
+	"tsfp":          "failover times are not carried over: the pair learns them again",
+	"atsfp":         "failover times are not carried over: the pair learns them again",
+	"ddns-fwd-name": "lease variables (DDNS names, vendor class) are not carried over",
+	"ddns-rev-name": "lease variables (DDNS names, vendor class) are not carried over",
+}
+
+func readLease(s *Stmt, now time.Time, details map[string]*aggregate) *record {
+	a := args(s, 1)
+	if len(a) != 1 || !s.HasBlock {
+		return nil
+	}
+	ip, err := addr(a[0])
+	if err != nil {
+		return nil
+	}
+	rec := &record{stmt: s, ip: ip}
+	explicit := false
+	for _, b := range s.Block {
+		k := b.Keyword()
+		v := args(b, 1)
+		switch k {
+		case "starts", "ends", "cltt":
+			t, err := date(v)
+			if err != nil {
+				rec.bad = fmt.Sprintf("%v: %s: %v", b.Pos(), k, err)
+				continue
+			}
+			switch k {
+			case "starts":
+				rec.starts, rec.hasStarts = t, true
+			case "ends":
+				rec.ends, rec.hasEnds = t, true
+			default:
+				rec.cltt = t
+			}
+		case "binding":
+			if len(v) == 2 && v[0].Text == "state" {
+				rec.state, explicit = strings.ToLower(v[1].Text), true
+			}
+		case "next", "rewind":
+			// Where the lease goes when it ends: the end time decides here.
+		case "abandoned":
+			rec.state, explicit = "abandoned", true
+		case "bootp", "reserved", "dynamic-bootp":
+			if !explicit {
+				rec.state, explicit = "active", true
+			}
+		case "hardware":
+			if len(v) == 2 && htypes[strings.ToLower(v[0].Text)] != 0 {
+				if mac, err := migrate.ParseHex(v[1].Text); err == nil && len(mac) > 0 && len(mac) <= 16 {
+					rec.htype, rec.hw = htypes[strings.ToLower(v[0].Text)], mac
+					continue
+				}
+			}
+			rec.bad = fmt.Sprintf("%v: hardware: want TYPE XX:XX:...", b.Pos())
+		case "uid":
+			if len(v) == 1 {
+				if v[0].Quoted {
+					rec.uid = []byte(v[0].Text)
+				} else if u, err := migrate.ParseHex(v[0].Text); err == nil {
+					rec.uid = u
+				}
+			}
+		case "client-hostname":
+			if len(v) == 1 {
+				rec.hostname = v[0].Text
+			}
+		default:
+			why, ok := leaseDetails[k]
+			if !ok {
+				why = "not carried over"
+			}
+			agg := details[k]
+			if agg == nil {
+				agg = &aggregate{first: b.Pos(), what: b.Text(), why: why}
+				details[k] = agg
+			}
+			agg.n++
+		}
+	}
+	if !explicit {
+		rec.state = "free" // dhcpd's rule without a binding state: active while ends is ahead
+		if !rec.hasEnds || rec.ends.After(now) {
+			rec.state = "active"
+		}
+	}
+	return rec
+}
+
+// toLease maps a record's binding state onto the store's states.
+func toLease(rec *record, now time.Time, r *migrate.Result) (lease.Lease, bool) {
+	skip := func(why string, a ...any) (lease.Lease, bool) {
+		r.Skip(rec.stmt.Pos(), "lease "+rec.ip.String(), why, a...)
+		return lease.Lease{}, false
+	}
+	if rec.bad != "" {
+		return skip("%s", rec.bad)
+	}
+	if r.SubnetOf(rec.ip) == nil {
+		if rec.state == "active" || rec.state == "abandoned" {
+			return skip("%s lease in no imported subnet", rec.state)
+		}
+		return lease.Lease{}, false
+	}
+	l := lease.Lease{IP: rec.ip, Hostname: rec.hostname}
+	switch {
+	case len(rec.uid) > 0:
+		l.Client = lease.ClientID(rec.uid)
+	case len(rec.hw) > 0:
+		l.Client = append(lease.ClientID{rec.htype}, rec.hw...)
+	}
+	if len(rec.hw) > 0 {
+		l.HWAddr = rec.hw.String()
+	}
+	start := rec.starts
+	if !rec.hasStarts || rec.cltt.After(start) {
+		start = rec.cltt
+	}
+	end := rec.ends
+	if !rec.hasEnds {
+		end = Never
+	}
+	switch rec.state {
+	case "active":
+		if len(l.Client) == 0 {
+			return skip("an active lease without hardware or uid names no client")
+		}
+		l.State, l.Start, l.Expiry = lease.Bound, orNow(start, now), end
+	case "expired":
+		// Ended, not yet free: an expired binding, remembered for its client.
+		if len(l.Client) == 0 {
+			return lease.Lease{}, false
+		}
+		l.State, l.Start, l.Expiry = lease.Bound, orNow(start, now), earlier(end, now)
+	case "released", "free", "backup", "reset":
+		// Free: worth a record only to give the client its address back.
+		if len(l.Client) == 0 {
+			return lease.Lease{}, false
+		}
+		at := earlier(end, now)
+		l.State, l.Start, l.Expiry = lease.Released, at, at
+	case "abandoned":
+		l.Client = nil
+		l.State, l.Start, l.Expiry = lease.Declined, orNow(start, now), end
+	default:
+		return skip("unknown binding state %q", rec.state)
+	}
+	return l, true
+}
+
+// Never is dhcpd's "never" (an infinite lease), as far as a lease's
+// expiry goes: the largest 32-bit Unix time, which Kea also reads.
+var Never = time.Unix(1<<32-1, 0).UTC()
+
+func orNow(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return t
+}
+
+func earlier(t, now time.Time) time.Time {
+	if t.IsZero() || t.After(now) {
+		return now
+	}
+	return t
+}
+
+// date reads a lease time: "W YYYY/MM/DD HH:MM:SS [TZOFF]" (UTC), "epoch N" or "never".
+func date(v []migrate.Value) (time.Time, error) {
+	switch {
+	case len(v) == 1 && v[0].Text == "never":
+		return Never, nil
+	case len(v) == 2 && v[0].Text == "epoch":
+		n, err := strconv.ParseInt(v[1].Text, 10, 64)
+		if err != nil || n < 0 || n >= 1<<32 {
+			return time.Time{}, fmt.Errorf("%q is not seconds since the epoch", v[1].Text)
+		}
+		return time.Unix(n, 0).UTC(), nil
+	case len(v) == 3 || len(v) == 4:
+		t, err := time.Parse("2006/1/2 15:4:5", v[1].Text+" "+v[2].Text)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q is not a date like 4 2024/01/31 12:00:00", v[1].Text+" "+v[2].Text)
+		}
+		if len(v) == 4 {
+			off, err := strconv.Atoi(v[3].Text)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("time zone offset %q", v[3].Text)
+			}
+			t = t.Add(time.Duration(off) * time.Second)
+		}
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("want a date like 4 2024/01/31 12:00:00, epoch N or never")
+}

@@ -130,7 +130,13 @@ func (p *parser) block(depth int) ([]*Stmt, error) {
 			}
 			continue
 		}
+		start := p.tok.Pos
 		s, err := p.stmt(depth)
+		if se, ok := err.(*SyntaxError); ok && se.AtEOF && depth == 0 && se.Pos != start {
+			// Name the top-level statement the file ends in.
+			se.Msg = fmt.Sprintf("%s (at %v)", se.Msg, se.Pos)
+			se.Pos = start
+		}
 		if err != nil {
 			return out, err
 		}

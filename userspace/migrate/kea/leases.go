@@ -1,0 +1,320 @@
+package kea
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xdhcp/xdhcp/userspace/lease"
+	"github.com/xdhcp/xdhcp/userspace/migrate"
+)
+
+// Columns are the memfile CSV's columns as Kea 2.x writes them (schema
+// 2.1; Kea 2.6 adds pool_id, which is read when present).
+var Columns = []string{"address", "hwaddr", "client_id", "valid_lifetime", "expire", "subnet_id",
+	"fqdn_fwd", "fqdn_rev", "hostname", "state", "user_context"}
+
+// Kea's lease states (lease.h).
+const (
+	stateDefault   = 0
+	stateDeclined  = 1
+	stateReclaimed = 2
+	stateReleased  = 3
+)
+
+// Infinite is Kea's infinite valid lifetime.
+const Infinite = 1<<32 - 1
+
+// Never is the expiry an infinite lease gets in the store.
+var Never = time.Unix(Infinite, 0).UTC()
+
+type row struct {
+	line     int
+	ip       netip.Addr
+	hw       net.HardwareAddr
+	cid      []byte
+	valid    uint64
+	expire   uint64
+	hostname string
+	state    uint64
+	context  bool
+}
+
+// ImportLeases reads a memfile CSV into r.Leases with Kea's own load
+// rules: rows are appended as leases change, the last row of an address
+// wins, a row with valid_lifetime 0 deletes the lease. A row Kea would
+// reject (bad address, no hardware address and no client id outside the
+// declined state) is listed with its line.
+func ImportLeases(file string, src []byte, now time.Time, r *migrate.Result) error {
+	sc := bufio.NewScanner(bytes.NewReader(src))
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	var cols map[string]int
+	last := map[netip.Addr]*row{}
+	var order []netip.Addr
+	contexts, line := 0, 0
+	pos := func(l int) migrate.Pos { return migrate.Pos{File: file, Line: l} }
+	for sc.Scan() {
+		line++
+		text := strings.TrimRight(sc.Text(), "\r")
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		fields := strings.Split(text, ",")
+		if cols == nil {
+			var err error
+			if cols, err = header(fields); err != nil {
+				return fmt.Errorf("%v: %w", pos(line), err)
+			}
+			continue
+		}
+		rw, err := parseRow(fields, cols)
+		if err != nil {
+			r.Skip(pos(line), text, "%v", err)
+			continue
+		}
+		rw.line = line
+		if rw.context {
+			contexts++
+		}
+		if _, ok := last[rw.ip]; !ok {
+			order = append(order, rw.ip)
+		}
+		last[rw.ip] = rw
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: line %d: %w", file, line+1, err)
+	}
+	if cols == nil {
+		return fmt.Errorf("%s: no header line (want %s)", file, strings.Join(Columns, ","))
+	}
+	for _, ip := range order {
+		rw := last[ip]
+		if rw.valid == 0 {
+			r.Read["deleted"]++
+			continue
+		}
+		r.Read[stateName(rw.state)]++
+		if l, ok := toLease(rw, now, r, pos(rw.line)); ok {
+			r.Leases = append(r.Leases, l)
+		}
+	}
+	if contexts > 0 {
+		r.Skip(pos(1), "user_context", "user context stored with leases is not carried over (%d rows)", contexts)
+	}
+	r.Kept = len(r.Leases)
+	r.SortSkipped()
+	return nil
+}
+
+func stateName(s uint64) string {
+	switch s {
+	case stateDefault:
+		return "assigned"
+	case stateDeclined:
+		return "declined"
+	case stateReclaimed:
+		return "expired-reclaimed"
+	case stateReleased:
+		return "released"
+	}
+	return "state " + strconv.FormatUint(s, 10)
+}
+
+func header(fields []string) (map[string]int, error) {
+	cols := map[string]int{}
+	for i, f := range fields {
+		cols[strings.TrimSpace(f)] = i
+	}
+	for _, c := range Columns[:9] { // Kea needs at least address..hostname
+		if _, ok := cols[c]; !ok {
+			return nil, fmt.Errorf("header without column %q: not a Kea DHCPv4 lease file (want %s)", c, strings.Join(Columns, ","))
+		}
+	}
+	return cols, nil
+}
+
+func parseRow(f []string, cols map[string]int) (*row, error) {
+	if len(f) != len(cols) {
+		return nil, fmt.Errorf("%d columns, the header has %d", len(f), len(cols))
+	}
+	get := func(c string) string {
+		if i, ok := cols[c]; ok {
+			return strings.TrimSpace(f[i])
+		}
+		return ""
+	}
+	num := func(c string, bits int) (uint64, error) {
+		s := get(c)
+		if s == "" {
+			return 0, nil
+		}
+		v, err := strconv.ParseUint(s, 10, bits)
+		if err != nil {
+			return 0, fmt.Errorf("%s %q is not a number", c, s)
+		}
+		return v, nil
+	}
+	rw := &row{}
+	var err error
+	if rw.ip, err = netip.ParseAddr(get("address")); err != nil || !rw.ip.Is4() {
+		return nil, fmt.Errorf("address %q is not IPv4", get("address"))
+	}
+	if s := get("hwaddr"); s != "" {
+		if rw.hw, err = macOf(s); err != nil {
+			return nil, err
+		}
+	}
+	if s := get("client_id"); s != "" {
+		if rw.cid, err = migrate.ParseHex(s); err != nil {
+			return nil, fmt.Errorf("client_id: %v", err)
+		}
+	}
+	if rw.valid, err = num("valid_lifetime", 32); err != nil {
+		return nil, err
+	}
+	if rw.expire, err = num("expire", 64); err != nil {
+		return nil, err
+	}
+	if rw.state, err = num("state", 32); err != nil {
+		return nil, err
+	}
+	if rw.expire < rw.valid {
+		return nil, fmt.Errorf("expire %d is before valid_lifetime %d seconds after the epoch", rw.expire, rw.valid)
+	}
+	if len(rw.hw) == 0 && len(rw.cid) == 0 && rw.state != stateDeclined && rw.valid != 0 {
+		return nil, fmt.Errorf("neither hwaddr nor client_id (Kea rejects this row too)")
+	}
+	rw.hostname = unescape(get("hostname"))
+	rw.context = get("user_context") != ""
+	return rw, nil
+}
+
+func toLease(rw *row, now time.Time, r *migrate.Result, pos migrate.Pos) (lease.Lease, bool) {
+	skip := func(why string, a ...any) (lease.Lease, bool) {
+		r.Skip(pos, "lease "+rw.ip.String(), why, a...)
+		return lease.Lease{}, false
+	}
+	if r.SubnetOf(rw.ip) == nil {
+		if rw.state == stateDefault || rw.state == stateDeclined {
+			return skip("%s lease in no imported subnet", stateName(rw.state))
+		}
+		return lease.Lease{}, false
+	}
+	l := lease.Lease{IP: rw.ip, Hostname: rw.hostname}
+	switch {
+	case len(rw.cid) > 0:
+		l.Client = lease.ClientID(rw.cid)
+	case len(rw.hw) > 0:
+		l.Client = append(lease.ClientID{1}, rw.hw...) // the CSV keeps no hardware type: Ethernet
+	}
+	if len(rw.hw) > 0 {
+		l.HWAddr = rw.hw.String()
+	}
+	cltt := time.Unix(int64(rw.expire-rw.valid), 0).UTC()
+	end := time.Unix(int64(rw.expire), 0).UTC()
+	if rw.valid == Infinite {
+		end = Never
+	}
+	switch rw.state {
+	case stateDefault:
+		l.State, l.Start, l.Expiry = lease.Bound, cltt, end
+	case stateDeclined:
+		l.Client, l.HWAddr, l.Hostname = nil, "", ""
+		l.State, l.Start, l.Expiry = lease.Declined, cltt, end
+	case stateReclaimed, stateReleased:
+		if len(l.Client) == 0 {
+			return lease.Lease{}, false
+		}
+		at := end
+		if at.After(now) {
+			at = now
+		}
+		l.State, l.Start, l.Expiry = lease.Released, at, at
+	default:
+		return skip("unknown lease state %d", rw.state)
+	}
+	return l, true
+}
+
+// unescape resolves the memfile's &#xHH escapes (CSVRow::unescapeCharacters).
+func unescape(s string) string {
+	if !strings.Contains(s, "&#x") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if strings.HasPrefix(s[i:], "&#x") && i+5 <= len(s) {
+			if v, err := strconv.ParseUint(s[i+3:i+5], 16, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 4
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// escape writes a text column the way Kea does: control bytes, bytes
+// above 0x7e, the separator and '&' as &#xHH.
+func escape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == ',' || c == '&' {
+			fmt.Fprintf(&b, "&#x%02x", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// WriteCSV writes leases as a Kea 2.x memfile (the Columns). subnetID
+// names the Kea subnet of an address (0 when unknown). A bound lease's
+// valid_lifetime is its expiry minus its start; a released one is written
+// expired-reclaimed with a lifetime of 1 s ending at its release (0 would
+// tell Kea to delete it); a declined one keeps no client, as Kea's.
+// It returns how many leases it wrote: a lease with neither hardware
+// address nor client id (Kea refuses such a row) is left out.
+func WriteCSV(w io.Writer, ls []lease.Lease, subnetID func(netip.Addr) uint32) (int, error) {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, strings.Join(Columns, ","))
+	n := 0
+	for _, l := range ls {
+		valid := int64(l.Expiry.Sub(l.Start) / time.Second)
+		expire := l.Expiry.Unix()
+		state := stateDefault
+		hw, cid, host := l.HWAddr, colonHex(l.Client), l.Hostname
+		switch l.State {
+		case lease.Released:
+			state, valid = stateReclaimed, 1
+		case lease.Declined:
+			state, hw, cid, host = stateDeclined, "", "", ""
+		}
+		if !l.Expiry.Before(Never) {
+			valid, expire = Infinite, l.Start.Unix()+Infinite
+		}
+		valid = max(valid, 1)
+		if hw == "" && cid == "" && state != stateDeclined {
+			continue // Kea would refuse the row: a lease of nobody
+		}
+		fmt.Fprintf(bw, "%s,%s,%s,%d,%d,%d,0,0,%s,%d,\n", l.IP, hw, cid, valid, expire, subnetID(l.IP), escape(host), state)
+		n++
+	}
+	return n, bw.Flush()
+}
+
+func colonHex(b []byte) string {
+	parts := make([]string, len(b))
+	for i, x := range b {
+		parts[i] = fmt.Sprintf("%02x", x)
+	}
+	return strings.Join(parts, ":")
+}

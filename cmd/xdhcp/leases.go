@@ -25,6 +25,7 @@ read-only.`,
 			controlFlag,
 			jsonFlag,
 		},
+		Subcommands: []*cli.Command{leasesExportCommand()},
 		Action: func(c *cli.Context) error {
 			ls, err := control.Dial(c.String("control")).Leases(c.Context)
 			if errors.Is(err, control.ErrNoDaemon) {

@@ -46,7 +46,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			attachCommand(), detachCommand(), thresholdCommand(), bucketsCommand(), stateCommand(),
 			statsCommand(), mapsCommand(), hashCommand(),
 			statusCommand(), partnerDownCommand(),
-			leasesCommand(),
+			leasesCommand(), importCommand(),
 			healthCommand(), relaysCommand(), explainCommand(), versionCommand(), completionCommand(), manCommand(),
 			labCommand(), probeCommand(), benchCommand(),
 		},

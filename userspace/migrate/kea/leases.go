@@ -88,10 +88,10 @@ func ImportLeases(file string, src []byte, now time.Time, r *migrate.Result) err
 		last[rw.ip] = rw
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: line %d: %w", file, line+1, err)
+		return fmt.Errorf("%s:%d: %w", file, line+1, err)
 	}
 	if cols == nil {
-		return fmt.Errorf("%s: no header line (want %s)", file, strings.Join(Columns, ","))
+		return fmt.Errorf("%s:1: no header line (want %s)", file, strings.Join(Columns, ","))
 	}
 	for _, ip := range order {
 		rw := last[ip]

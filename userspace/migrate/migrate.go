@@ -135,6 +135,27 @@ func cmpStr(a, b string) int {
 // SubnetOf is the imported subnet containing a.
 func (r *Result) SubnetOf(a netip.Addr) *config.Subnet { return r.Config.SubnetFor(a) }
 
+// Servable says whether xdhcp would let a client keep a: the address is in
+// one of its subnet's ranges or reserved there. A binding to any other
+// address is refused at the client's next request.
+func (r *Result) Servable(a netip.Addr) bool {
+	s := r.SubnetOf(a)
+	if s == nil {
+		return false
+	}
+	for _, rg := range s.Ranges {
+		if rg.Contains(a) {
+			return true
+		}
+	}
+	for _, res := range s.Reservations {
+		if res.IP == a {
+			return true
+		}
+	}
+	return false
+}
+
 // SetOption puts a standard option's value where the configuration keeps
 // it: routers, dns, domain, the lease timers, or the subnet's options. It
 // returns why not when the value cannot be carried over.

@@ -13,7 +13,7 @@ import (
 // FuzzImport: any dhcpd.conf and dhcpd.leases give a result or an error
 // naming a place, never a panic; a configuration imported is one xdhcp
 // reads back unchanged (EncodeConfig checks it), and the leases are ones
-// the store takes (IPv4, one per address, inside an imported subnet).
+// the store takes (IPv4, one per address, in a range or reservation).
 // placed: an error starts with FILE:LINE (and maybe :COLUMN).
 var placed = regexp.MustCompile(`^(lease file: )?[^:]+:\d+(:\d+)?: `)
 
@@ -53,7 +53,7 @@ lease 198.18.0.12 { binding state abandoned; } lease 198.18.0.13 {`))
 		}
 		seen := map[string]bool{}
 		for _, l := range r.Leases {
-			if !l.IP.Is4() || seen[l.IP.String()] || r.SubnetOf(l.IP) == nil || l.State < 1 || l.State > 3 {
+			if !l.IP.Is4() || seen[l.IP.String()] || !r.Servable(l.IP) || l.State < 1 || l.State > 3 {
 				t.Fatalf("lease the store would refuse: %+v", l)
 			}
 			seen[l.IP.String()] = true

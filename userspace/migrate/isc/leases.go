@@ -58,11 +58,12 @@ func ImportLeases(file string, src []byte, now time.Time, r *migrate.Result) err
 				order = append(order, rec.ip)
 			}
 			last[rec.ip] = rec
-		case "authoring-byte-order", "lease-id-format":
-			// How the file itself is written: nothing to carry.
+		case "authoring-byte-order", "lease-id-format", "server-duid":
+			// How the file is written, and the server's DHCPv6 identity
+			// (written by every dhcpd): nothing a DHCPv4 client sees.
 		case "failover":
 			r.Skip(s.Pos(), s.Text(), "failover state is not carried over: the xdhcp pair starts its own")
-		case "ia_na", "ia_ta", "ia_pd", "server-duid":
+		case "ia_na", "ia_ta", "ia_pd":
 			r.Skip(s.Pos(), s.Text(), "DHCPv6 is not served by xdhcp")
 		case "host":
 			r.Skip(s.Pos(), s.Text(), "hosts created over OMAPI are not carried over: add them to the configuration")
@@ -196,11 +197,17 @@ func toLease(rec *record, now time.Time, r *migrate.Result) (lease.Lease, bool) 
 	if rec.bad != "" {
 		return skip("%s", rec.bad)
 	}
-	if r.SubnetOf(rec.ip) == nil {
-		if rec.state == "active" || rec.state == "abandoned" {
-			return skip("%s lease in no imported subnet", rec.state)
+	if !r.Servable(rec.ip) {
+		// Only a live binding is worth a word: a free address outside the
+		// ranges is one xdhcp never hands out anyway.
+		switch {
+		case rec.state != "active":
+			return lease.Lease{}, false
+		case r.SubnetOf(rec.ip) == nil:
+			return skip("active lease in no imported subnet")
+		default:
+			return skip("active lease outside every range and fixed address of its subnet: xdhcp would refuse the client at its next request")
 		}
-		return lease.Lease{}, false
 	}
 	l := lease.Lease{IP: rec.ip, Hostname: rec.hostname}
 	switch {

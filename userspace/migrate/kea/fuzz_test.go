@@ -46,7 +46,7 @@ func FuzzImport(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, l := range r.Leases {
-			if !l.IP.Is4() || seen[l.IP.String()] || r.SubnetOf(l.IP) == nil || l.State < 1 || l.State > 3 {
+			if !l.IP.Is4() || seen[l.IP.String()] || !r.Servable(l.IP) || l.State < 1 || l.State > 3 {
 				t.Fatalf("lease the store would refuse: %+v", l)
 			}
 			seen[l.IP.String()] = true

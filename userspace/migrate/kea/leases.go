@@ -200,11 +200,15 @@ func toLease(rw *row, now time.Time, r *migrate.Result, pos migrate.Pos) (lease.
 		r.Skip(pos, "lease "+rw.ip.String(), why, a...)
 		return lease.Lease{}, false
 	}
-	if r.SubnetOf(rw.ip) == nil {
-		if rw.state == stateDefault || rw.state == stateDeclined {
-			return skip("%s lease in no imported subnet", stateName(rw.state))
+	if !r.Servable(rw.ip) {
+		switch {
+		case rw.state != stateDefault:
+			return lease.Lease{}, false
+		case r.SubnetOf(rw.ip) == nil:
+			return skip("assigned lease in no imported subnet")
+		default:
+			return skip("assigned lease outside every pool and reservation of its subnet: xdhcp would refuse the client at its next request")
 		}
-		return lease.Lease{}, false
 	}
 	l := lease.Lease{IP: rw.ip, Hostname: rw.hostname}
 	switch {

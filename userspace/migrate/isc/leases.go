@@ -137,6 +137,9 @@ func readLease(s *Stmt, now time.Time, details map[string]*aggregate) *record {
 		case "binding":
 			if len(v) == 2 && v[0].Text == "state" {
 				rec.state, explicit = strings.ToLower(v[1].Text), true
+				if rec.state == "bootp" || rec.state == "reserved" {
+					rec.state = "active" // older dhcpd's names for flagged active leases
+				}
 			}
 		case "next", "rewind":
 			// Where the lease goes when it ends: the end time decides here.

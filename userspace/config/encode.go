@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -274,4 +275,55 @@ func printable(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// Same says whether a and b are the same configuration, the source
+// positions (every field named Line) aside, and an empty list the same as
+// none: what a round trip through Encode and Parse must keep. It needs no
+// update when a field is added.
+func Same(a, b *Config) bool {
+	return sameValue(reflect.ValueOf(a), reflect.ValueOf(b))
+}
+
+var configPkg = reflect.TypeFor[Config]().PkgPath()
+
+func sameValue(a, b reflect.Value) bool {
+	switch a.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return sameValue(a.Elem(), b.Elem())
+	case reflect.Struct:
+		if a.Type().PkgPath() != configPkg {
+			return reflect.DeepEqual(a.Interface(), b.Interface())
+		}
+		for i := range a.NumField() {
+			if a.Type().Field(i).Name != "Line" && !sameValue(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Slice, reflect.Array:
+		if a.Len() != b.Len() {
+			return false
+		}
+		for i := range a.Len() {
+			if !sameValue(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Map:
+		if a.Len() != b.Len() {
+			return false
+		}
+		for _, k := range a.MapKeys() {
+			if v := b.MapIndex(k); !v.IsValid() || !sameValue(a.MapIndex(k), v) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a.Interface(), b.Interface())
 }

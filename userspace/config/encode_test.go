@@ -3,25 +3,12 @@ package config
 import (
 	"net"
 	"net/netip"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xdhcp/xdhcp/userspace/lease"
 )
-
-// clearLines zeroes the positions Parse records, which Encode cannot
-// reproduce, so two configurations compare by content.
-func clearLines(c *Config) {
-	c.Limits.Line = 0
-	for _, s := range c.Subnets {
-		s.Line = 0
-		for _, r := range s.Reservations {
-			r.Line = 0
-		}
-	}
-}
 
 // roundTrip encodes c, parses the result and checks nothing changed.
 func roundTrip(t *testing.T, c *Config, o EncodeOptions) string {
@@ -34,11 +21,8 @@ func roundTrip(t *testing.T, c *Config, o EncodeOptions) string {
 	if err != nil {
 		t.Fatalf("encoded configuration does not parse: %v\n%s", err, out)
 	}
-	want := *c
-	clearLines(&want)
-	clearLines(back)
-	if !reflect.DeepEqual(&want, back) {
-		t.Fatalf("round trip changed the configuration\nwant %+v\ngot  %+v\nyaml:\n%s", want, *back, out)
+	if !Same(c, back) {
+		t.Fatalf("round trip changed the configuration\nwant %+v\ngot  %+v\nyaml:\n%s", *c, *back, out)
 	}
 	return string(out)
 }
@@ -110,5 +94,35 @@ func TestEncodeRefusesWhatTheFileCannotSay(t *testing.T) {
 	c.Subnets = []*Subnet{{Prefix: netip.MustParsePrefix("198.18.0.0/24")}}
 	if _, err := Encode(c, EncodeOptions{}); err == nil || !strings.Contains(err.Error(), "pool-reserve") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// Same sees every field but the positions: a changed option byte, a
+// reservation's hostname or a limit is a difference, a line is not.
+func TestSame(t *testing.T) {
+	load := func() *Config {
+		c, err := Load("testdata/good.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b := load(), load()
+	b.Subnets[0].Line, b.Subnets[0].Reservations[0].Line, b.Limits.Line = 99, 98, 97
+	if !Same(a, b) {
+		t.Fatal("lines alone made a difference")
+	}
+	for _, change := range []func(*Config){
+		func(c *Config) { c.Subnets[0].Options[0].Value[0]++ },
+		func(c *Config) { c.Subnets[0].Reservations[0].Hostname = "x" },
+		func(c *Config) { c.Limits.ClientRate = 1 },
+		func(c *Config) { c.Subnets[1].Ranges = c.Subnets[1].Ranges[:1] },
+		func(c *Config) { c.ServerID = netip.Addr{} },
+	} {
+		b := load()
+		change(b)
+		if Same(a, b) {
+			t.Fatalf("a change went unseen: %+v", b)
+		}
 	}
 }

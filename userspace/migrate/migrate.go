@@ -135,6 +135,39 @@ func cmpStr(a, b string) int {
 // SubnetOf is the imported subnet containing a.
 func (r *Result) SubnetOf(a netip.Addr) *config.Subnet { return r.Config.SubnetFor(a) }
 
+// Never is the expiry of an infinite lease (dhcpd's "never", Kea's
+// lifetime 4294967295): the largest 32-bit Unix time, which both read.
+var Never = time.Unix(1<<32-1, 0).UTC()
+
+// NewLease starts the store's record of another server's lease: the
+// client is its client identifier when it has one, else the hardware type
+// and address (xdhcp's key for a client that sends no option 61).
+func NewLease(ip netip.Addr, cid []byte, htype byte, hw net.HardwareAddr, hostname string) lease.Lease {
+	l := lease.Lease{IP: ip, Hostname: hostname}
+	switch {
+	case len(cid) > 0:
+		l.Client = lease.ClientID(cid)
+	case len(hw) > 0:
+		l.Client = append(lease.ClientID{htype}, hw...)
+	}
+	if len(hw) > 0 {
+		l.HWAddr = hw.String()
+	}
+	return l
+}
+
+// Unservable says why xdhcp could not keep a live binding of a ("" when
+// it can).
+func (r *Result) Unservable(a netip.Addr) string {
+	switch {
+	case r.Servable(a):
+		return ""
+	case r.SubnetOf(a) == nil:
+		return "in no imported subnet"
+	}
+	return "outside every range and reservation of its subnet: xdhcp would refuse the client at its next request"
+}
+
 // Servable says whether xdhcp would let a client keep a: the address is in
 // one of its subnet's ranges or reserved there. A binding to any other
 // address is refused at the client's next request.

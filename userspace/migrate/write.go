@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 
 	"github.com/xdhcp/xdhcp/userspace/config"
 	"github.com/xdhcp/xdhcp/userspace/lease"
@@ -27,30 +26,10 @@ func (r *Result) EncodeConfig(header string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the imported configuration does not validate: %w", err)
 	}
-	want := *r.Config
-	if !reflect.DeepEqual(lineless(&want), lineless(back)) {
+	if !config.Same(r.Config, back) {
 		return nil, fmt.Errorf("the imported configuration does not read back as written (a bug: please report it with the source file)")
 	}
 	return out, nil
-}
-
-// lineless is a copy of c without the positions Parse records.
-func lineless(c *config.Config) *config.Config {
-	cp := *c
-	cp.Limits.Line = 0
-	cp.Subnets = nil
-	for _, s := range c.Subnets {
-		sc := *s
-		sc.Line = 0
-		sc.Reservations = nil
-		for _, res := range s.Reservations {
-			rc := *res
-			rc.Line = 0
-			sc.Reservations = append(sc.Reservations, &rc)
-		}
-		cp.Subnets = append(cp.Subnets, &sc)
-	}
-	return &cp
 }
 
 // WriteFile writes data to path whole or not at all: a temporary file in

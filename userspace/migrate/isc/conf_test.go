@@ -11,23 +11,8 @@ import (
 
 	"github.com/xdhcp/xdhcp/userspace/config"
 	"github.com/xdhcp/xdhcp/userspace/migrate"
+	"github.com/xdhcp/xdhcp/userspace/migrate/migratetest"
 )
-
-// lineOf is the line of the first line of file containing s.
-func lineOf(t *testing.T, file, s string) int {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, l := range strings.Split(string(b), "\n") {
-		if strings.Contains(l, s) {
-			return i + 1
-		}
-	}
-	t.Fatalf("%q not in %s", s, file)
-	return 0
-}
 
 func importCorpus(t *testing.T) (*migrate.Result, string) {
 	t.Helper()
@@ -43,17 +28,6 @@ func importCorpus(t *testing.T) (*migrate.Result, string) {
 	return r, file
 }
 
-func subnet(t *testing.T, c *config.Config, p string) *config.Subnet {
-	t.Helper()
-	for _, s := range c.Subnets {
-		if s.Prefix.String() == p {
-			return s
-		}
-	}
-	t.Fatalf("no subnet %s in %v", p, c.Subnets)
-	return nil
-}
-
 // The corpus: every construct is either carried over (checked in the
 // configuration) or listed with its file and line.
 func TestCorpusCarriedOver(t *testing.T) {
@@ -62,7 +36,7 @@ func TestCorpusCarriedOver(t *testing.T) {
 	if c.LeaseTime != 600*time.Second || !c.Authoritative || len(c.Subnets) != 3 {
 		t.Fatalf("global: lease %v authoritative %v subnets %d", c.LeaseTime, c.Authoritative, len(c.Subnets))
 	}
-	s0 := subnet(t, c, "198.18.0.0/24")
+	s0 := migratetest.Subnet(t, c, "198.18.0.0/24")
 	if fmt.Sprint(s0.Ranges) != "[198.18.0.100-198.18.0.199 198.18.0.200-198.18.0.220]" || fmt.Sprint(s0.Routers) != "[198.18.0.1]" ||
 		fmt.Sprint(s0.DNS) != "[198.18.0.53 198.18.0.54]" || s0.Domain != "lab.example" || s0.LeaseTime != 0 {
 		t.Fatalf("198.18.0.0/24: %+v", s0)
@@ -85,11 +59,11 @@ func TestCorpusCarriedOver(t *testing.T) {
 	if ph.ClientID.String() != "0102000000aa03" || ph.IP != netip.MustParseAddr("198.18.0.11") || ph.Hostname != "phone" || ph.HWAddr != nil {
 		t.Fatalf("phone %+v", ph)
 	}
-	s1 := subnet(t, c, "198.18.1.0/24")
+	s1 := migratetest.Subnet(t, c, "198.18.1.0/24")
 	if s1.LeaseTime != 30*time.Minute || s1.Domain != "floor1.lab.example" || len(s1.Reservations) != 1 || s1.Reservations[0].Hostname != "laptop" {
 		t.Fatalf("198.18.1.0/24: %+v", s1)
 	}
-	s2 := subnet(t, c, "198.18.2.0/24")
+	s2 := migratetest.Subnet(t, c, "198.18.2.0/24")
 	if fmt.Sprint(s2.Ranges) != "[198.18.2.10-198.18.2.50 198.18.2.60-198.18.2.70]" || fmt.Sprint(s2.Routers) != "[198.18.2.1]" {
 		t.Fatalf("198.18.2.0/24 (a shared-network pool's range joins the subnet holding it): %+v", s2)
 	}
@@ -141,7 +115,7 @@ func TestCorpusSkippedWithTheirLines(t *testing.T) {
 		{hosts, "10.9.9.9", "in no subnet"},
 		{hosts, "pxe-menu", "host phone only"},
 	} {
-		key := fmt.Sprintf("%s:%d", w.file, lineOf(t, w.file, w.marker))
+		key := fmt.Sprintf("%s:%d", w.file, migratetest.LineOf(t, w.file, w.marker))
 		if s, ok := got[key]; !ok || !strings.Contains(s, w.why) {
 			t.Errorf("%s (%s): got %q, want a skip saying %q", key, w.marker, s, w.why)
 		}

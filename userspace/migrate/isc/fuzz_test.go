@@ -1,22 +1,18 @@
 package isc
 
 import (
-	"fmt"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xdhcp/xdhcp/userspace/migrate"
+	"github.com/xdhcp/xdhcp/userspace/migrate/migratetest"
 )
 
 // FuzzImport: any dhcpd.conf and dhcpd.leases give a result or an error
 // naming a place, never a panic; a configuration imported is one xdhcp
 // reads back unchanged (EncodeConfig checks it), and the leases are ones
 // the store takes (IPv4, one per address, in a range or reservation).
-// placed: an error starts with FILE:LINE (and maybe :COLUMN).
-var placed = regexp.MustCompile(`^(lease file: )?[^:]+:\d+(:\d+)?: `)
-
 func FuzzImport(f *testing.F) {
 	// Small seeds: the minimiser's time grows with their size; the corpus
 	// files are the unit tests' job.
@@ -41,33 +37,16 @@ lease 198.18.0.12 { binding state abandoned; } lease 198.18.0.13 {`))
 		}
 		r := migrate.NewResult()
 		if err := ImportConf("dhcpd.conf", conf, read, r); err != nil {
-			if !placed.MatchString(err.Error()) {
+			if !migratetest.Placed.MatchString(err.Error()) {
 				t.Fatalf("error names no place: %v", err)
 			}
 			return
 		}
 		if err := ImportLeases("dhcpd.leases", leases, time.Unix(1893578400, 0), r); err != nil {
-			if !placed.MatchString(err.Error()) {
+			if !migratetest.Placed.MatchString(err.Error()) {
 				t.Fatalf("error names no place: %v", err)
 			}
 		}
-		seen := map[string]bool{}
-		for _, l := range r.Leases {
-			if !l.IP.Is4() || seen[l.IP.String()] || !r.Servable(l.IP) || l.State < 1 || l.State > 3 {
-				t.Fatalf("lease the store would refuse: %+v", l)
-			}
-			seen[l.IP.String()] = true
-		}
-		for _, s := range r.Skipped {
-			if s.Pos.Line == 0 || s.Pos.File == "" {
-				t.Fatalf("skip without a place: %v", s)
-			}
-		}
-		if len(r.Config.Subnets) == 0 {
-			return // nothing to serve: not a configuration xdhcp takes
-		}
-		if _, err := r.EncodeConfig("fuzz"); err != nil {
-			t.Fatalf("imported configuration does not read back: %v\n%s", err, fmt.Sprint(r.Config.Subnets))
-		}
+		migratetest.CheckResult(t, r)
 	})
 }

@@ -200,35 +200,20 @@ func toLease(rec *record, now time.Time, r *migrate.Result) (lease.Lease, bool) 
 	if rec.bad != "" {
 		return skip("%s", rec.bad)
 	}
-	if !r.Servable(rec.ip) {
-		// Only a live binding is worth a word: a free address outside the
-		// ranges is one xdhcp never hands out anyway.
-		switch {
-		case rec.state != "active":
-			return lease.Lease{}, false
-		case r.SubnetOf(rec.ip) == nil:
-			return skip("active lease in no imported subnet")
-		default:
-			return skip("active lease outside every range and fixed address of its subnet: xdhcp would refuse the client at its next request")
+	if why := r.Unservable(rec.ip); why != "" {
+		if rec.state != "active" {
+			return lease.Lease{}, false // a free address there is one xdhcp never hands out anyway
 		}
+		return skip("active lease %s", why)
 	}
-	l := lease.Lease{IP: rec.ip, Hostname: rec.hostname}
-	switch {
-	case len(rec.uid) > 0:
-		l.Client = lease.ClientID(rec.uid)
-	case len(rec.hw) > 0:
-		l.Client = append(lease.ClientID{rec.htype}, rec.hw...)
-	}
-	if len(rec.hw) > 0 {
-		l.HWAddr = rec.hw.String()
-	}
+	l := migrate.NewLease(rec.ip, rec.uid, rec.htype, rec.hw, rec.hostname)
 	start := rec.starts
 	if !rec.hasStarts || rec.cltt.After(start) {
 		start = rec.cltt
 	}
 	end := rec.ends
 	if !rec.hasEnds {
-		end = Never
+		end = migrate.Never
 	}
 	switch rec.state {
 	case "active":
@@ -258,10 +243,6 @@ func toLease(rec *record, now time.Time, r *migrate.Result) (lease.Lease, bool) 
 	return l, true
 }
 
-// Never is dhcpd's "never" (an infinite lease), as far as a lease's
-// expiry goes: the largest 32-bit Unix time, which Kea also reads.
-var Never = time.Unix(1<<32-1, 0).UTC()
-
 func orNow(t, now time.Time) time.Time {
 	if t.IsZero() {
 		return now
@@ -280,7 +261,7 @@ func earlier(t, now time.Time) time.Time {
 func date(v []migrate.Value) (time.Time, error) {
 	switch {
 	case len(v) == 1 && v[0].Text == "never":
-		return Never, nil
+		return migrate.Never, nil
 	case len(v) == 2 && v[0].Text == "epoch":
 		n, err := strconv.ParseInt(v[1].Text, 10, 64)
 		if err != nil || n < 0 || n >= 1<<32 {

@@ -1,20 +1,17 @@
 package kea
 
 import (
-	"regexp"
 	"testing"
 	"time"
 
 	"github.com/xdhcp/xdhcp/userspace/migrate"
+	"github.com/xdhcp/xdhcp/userspace/migrate/migratetest"
 )
 
 // FuzzImport: any kea-dhcp4.conf and memfile give a result or an error
 // naming a place, never a panic; the configuration reads back unchanged
 // and the leases are ones the store takes; leases written out in Kea's
 // columns read back to the same bindings.
-// placed: an error starts with FILE:LINE (and maybe :COLUMN).
-var placed = regexp.MustCompile(`^(lease file: )?[^:]+:\d+(:\d+)?: `)
-
 func FuzzImport(f *testing.F) {
 	// Small seeds: the minimiser's time grows with their size; the test
 	// files are the unit tests' job.
@@ -32,30 +29,18 @@ func FuzzImport(f *testing.F) {
 	f.Fuzz(func(t *testing.T, conf, csv []byte) {
 		r := migrate.NewResult()
 		if err := ImportConf("kea.conf", conf, r); err != nil {
-			if !placed.MatchString(err.Error()) {
+			if !migratetest.Placed.MatchString(err.Error()) {
 				t.Fatalf("error names no place: %v", err)
 			}
 			return
 		}
 		now := time.Unix(1893578400, 0)
 		if err := ImportLeases("leases.csv", csv, now, r); err != nil {
-			if !placed.MatchString(err.Error()) {
+			if !migratetest.Placed.MatchString(err.Error()) {
 				t.Fatalf("error names no place: %v", err)
 			}
 			return
 		}
-		seen := map[string]bool{}
-		for _, l := range r.Leases {
-			if !l.IP.Is4() || seen[l.IP.String()] || !r.Servable(l.IP) || l.State < 1 || l.State > 3 {
-				t.Fatalf("lease the store would refuse: %+v", l)
-			}
-			seen[l.IP.String()] = true
-		}
-		if len(r.Config.Subnets) == 0 {
-			return
-		}
-		if _, err := r.EncodeConfig("fuzz"); err != nil {
-			t.Fatalf("imported configuration does not read back: %v", err)
-		}
+		migratetest.CheckResult(t, r)
 	})
 }

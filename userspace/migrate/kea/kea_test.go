@@ -13,22 +13,8 @@ import (
 	"github.com/xdhcp/xdhcp/userspace/config"
 	"github.com/xdhcp/xdhcp/userspace/lease"
 	"github.com/xdhcp/xdhcp/userspace/migrate"
+	"github.com/xdhcp/xdhcp/userspace/migrate/migratetest"
 )
-
-func lineOf(t *testing.T, file, s string) int {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, l := range strings.Split(string(b), "\n") {
-		if strings.Contains(l, s) {
-			return i + 1
-		}
-	}
-	t.Fatalf("%q not in %s", s, file)
-	return 0
-}
 
 func importConf(t *testing.T) (*migrate.Result, string) {
 	t.Helper()
@@ -44,24 +30,13 @@ func importConf(t *testing.T) (*migrate.Result, string) {
 	return r, file
 }
 
-func subnet(t *testing.T, c *config.Config, p string) *config.Subnet {
-	t.Helper()
-	for _, s := range c.Subnets {
-		if s.Prefix.String() == p {
-			return s
-		}
-	}
-	t.Fatalf("no subnet %s", p)
-	return nil
-}
-
 func TestConfCarriedOver(t *testing.T) {
 	r, _ := importConf(t)
 	c := r.Config
 	if c.LeaseTime != time.Hour || !c.Authoritative || c.DeclineProbation != 10*time.Minute || fmt.Sprint(c.Interfaces) != "[eth0 eth1]" || len(c.Subnets) != 3 {
 		t.Fatalf("global: %+v", c)
 	}
-	s0 := subnet(t, c, "198.18.0.0/24")
+	s0 := migratetest.Subnet(t, c, "198.18.0.0/24")
 	opts := map[uint8]string{}
 	for _, o := range s0.Options {
 		opts[o.Code] = fmt.Sprintf("%x", o.Value)
@@ -79,12 +54,12 @@ func TestConfCarriedOver(t *testing.T) {
 		s0.Reservations[1].ClientID.String() != "0102000000aa02" {
 		t.Fatalf("reservations %+v", s0.Reservations)
 	}
-	s1 := subnet(t, c, "198.18.1.0/24")
+	s1 := migratetest.Subnet(t, c, "198.18.1.0/24")
 	if fmt.Sprint(s1.Ranges) != "[198.18.1.0-198.18.1.63]" || s1.LeaseTime != 30*time.Minute || s1.T1 != 10*time.Minute ||
 		s1.Domain != "floor1.lab.example" || len(s1.Reservations) != 1 || s1.Reservations[0].Hostname != "laptop" {
 		t.Fatalf("198.18.1.0/24: %+v", s1)
 	}
-	s2 := subnet(t, c, "198.18.2.0/24")
+	s2 := migratetest.Subnet(t, c, "198.18.2.0/24")
 	if fmt.Sprint(s2.Routers) != "[]" || s2.T1 != 15*time.Minute || s2.Domain != "floor1.lab.example" {
 		t.Fatalf("198.18.2.0/24: %+v", s2)
 	}
@@ -124,7 +99,7 @@ func TestConfSkippedWithTheirLines(t *testing.T) {
 		{"198.18.2.254", "pool's addresses only"},
 		{`"loggers"`, "stderr"},
 	} {
-		l := lineOf(t, file, w.marker)
+		l := migratetest.LineOf(t, file, w.marker)
 		found := -1
 		for i, s := range got[l] {
 			if strings.Contains(s, w.why) {
@@ -155,28 +130,15 @@ func TestLeasesCSV(t *testing.T) {
 	if err := ImportLeases(file, src, now, r); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
-	for _, l := range r.Leases {
-		got[l.IP.String()] = fmt.Sprintf("%v %s %s %s %s %s", l.State, l.Client, l.HWAddr, l.Hostname,
-			l.Start.UTC().Format("15:04"), l.Expiry.UTC().Format("01-02 15:04"))
-	}
 	want := map[string]string{
 		"198.18.0.100": "bound 01020000000064 02:00:00:00:00:64 renewed 10:10 01-02 11:10", // the later row
 		"198.18.0.101": "bound 01020000000065 02:00:00:00:00:65  10:00 01-02 11:00",        // no client id: htype 1 + hwaddr
 		"198.18.0.103": "declined    10:00 01-02 10:10",
 		"198.18.0.104": "released 01020000000068 02:00:00:00:00:68  09:03 01-02 09:03", // expired-reclaimed
 		"198.18.0.105": "bound 01020000000069 02:00:00:00:00:69 a,b 10:00 01-02 11:00",
-		"198.18.0.107": "bound 0102000000006b 02:00:00:00:00:6b  10:00 02-07 06:28", // infinite
+		"198.18.0.107": "bound 0102000000006b 02:00:00:00:00:6b  10:00 02-07 06:28", // infinite (198.18.0.102 was deleted by a valid_lifetime 0 row)
 	}
-	for ip, w := range want {
-		if got[ip] != w {
-			t.Errorf("%s: got %q, want %q", ip, got[ip], w)
-		}
-		delete(got, ip)
-	}
-	for ip, g := range got {
-		t.Errorf("unexpected lease %s: %s (198.18.0.102 was deleted by a valid_lifetime 0 row)", ip, g)
-	}
+	migratetest.SameLeases(t, r, want)
 	skips := map[int]string{}
 	for _, s := range r.Skipped {
 		if s.Pos.File == file {
@@ -188,7 +150,7 @@ func TestLeasesCSV(t *testing.T) {
 		{"10.9.9.9", "in no imported subnet"},
 		{"address,hwaddr", "user context stored with leases is not carried over (1 rows)"},
 	} {
-		if l := lineOf(t, file, w.marker); !strings.Contains(skips[l], w.why) {
+		if l := migratetest.LineOf(t, file, w.marker); !strings.Contains(skips[l], w.why) {
 			t.Errorf("line %d: got %q, want %q", l, skips[l], w.why)
 		}
 	}

@@ -31,9 +31,6 @@ const (
 // Infinite is Kea's infinite valid lifetime.
 const Infinite = 1<<32 - 1
 
-// Never is the expiry an infinite lease gets in the store.
-var Never = time.Unix(Infinite, 0).UTC()
-
 type row struct {
 	line     int
 	ip       netip.Addr
@@ -200,30 +197,18 @@ func toLease(rw *row, now time.Time, r *migrate.Result, pos migrate.Pos) (lease.
 		r.Skip(pos, "lease "+rw.ip.String(), why, a...)
 		return lease.Lease{}, false
 	}
-	if !r.Servable(rw.ip) {
-		switch {
-		case rw.state != stateDefault:
-			return lease.Lease{}, false
-		case r.SubnetOf(rw.ip) == nil:
-			return skip("assigned lease in no imported subnet")
-		default:
-			return skip("assigned lease outside every pool and reservation of its subnet: xdhcp would refuse the client at its next request")
+	if why := r.Unservable(rw.ip); why != "" {
+		if rw.state != stateDefault {
+			return lease.Lease{}, false // a free address there is one xdhcp never hands out anyway
 		}
+		return skip("assigned lease %s", why)
 	}
-	l := lease.Lease{IP: rw.ip, Hostname: rw.hostname}
-	switch {
-	case len(rw.cid) > 0:
-		l.Client = lease.ClientID(rw.cid)
-	case len(rw.hw) > 0:
-		l.Client = append(lease.ClientID{1}, rw.hw...) // the CSV keeps no hardware type: Ethernet
-	}
-	if len(rw.hw) > 0 {
-		l.HWAddr = rw.hw.String()
-	}
+	// The CSV keeps no hardware type: Ethernet.
+	l := migrate.NewLease(rw.ip, rw.cid, 1, rw.hw, rw.hostname)
 	cltt := time.Unix(int64(rw.expire-rw.valid), 0).UTC()
 	end := time.Unix(int64(rw.expire), 0).UTC()
 	if rw.valid == Infinite {
-		end = Never
+		end = migrate.Never
 	}
 	switch rw.state {
 	case stateDefault:
@@ -302,7 +287,7 @@ func WriteCSV(w io.Writer, ls []lease.Lease, subnetID func(netip.Addr) uint32) (
 		case lease.Declined:
 			state, hw, cid, host = stateDeclined, "", "", ""
 		}
-		if !l.Expiry.Before(Never) {
+		if !l.Expiry.Before(migrate.Never) {
 			valid, expire = Infinite, l.Start.Unix()+Infinite
 		}
 		valid = max(valid, 1)

@@ -121,6 +121,7 @@ func (e *encoder) config(c *Config) *yaml.Node {
 	if l := e.limits(c.Limits, def.Limits); l != nil {
 		add(m, "limits", l)
 	}
+	e.policy(m, c)
 	subnets := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, s := range c.Subnets {
 		subnets.Content = append(subnets.Content, e.subnet(s))
@@ -162,6 +163,9 @@ func (e *encoder) subnet(s *Subnet) *yaml.Node {
 	if s.Interface != "" {
 		add(m, "interface", str(s.Interface))
 	}
+	if s.SharedNetwork != "" {
+		add(m, "shared-network", str(s.SharedNetwork))
+	}
 	if len(s.Ranges) > 0 {
 		add(m, "ranges", strs(s.Ranges))
 	}
@@ -174,6 +178,7 @@ func (e *encoder) subnet(s *Subnet) *yaml.Node {
 	if s.Domain != "" {
 		add(m, "domain", str(s.Domain))
 	}
+	boot(m, s.Boot)
 	for _, d := range []struct {
 		key string
 		v   time.Duration
@@ -182,13 +187,7 @@ func (e *encoder) subnet(s *Subnet) *yaml.Node {
 			add(m, d.key, str(Dur(d.v)))
 		}
 	}
-	if len(s.Options) > 0 {
-		n := &yaml.Node{Kind: yaml.SequenceNode}
-		for _, o := range s.Options {
-			n.Content = append(n.Content, e.option(o))
-		}
-		add(m, "options", n)
-	}
+	e.options(m, s.Options)
 	if len(s.Reservations) > 0 {
 		n := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, r := range s.Reservations {
@@ -214,10 +213,17 @@ func (e *encoder) reservation(r *Reservation) *yaml.Node {
 	if len(r.ClientID) > 0 {
 		add(m, "client-id", str(colonHex(r.ClientID)))
 	}
+	if len(r.CircuitID) > 0 {
+		add(m, "circuit-id", str(BytesText(r.CircuitID)))
+	}
+	if len(r.RemoteID) > 0 {
+		add(m, "remote-id", str(BytesText(r.RemoteID)))
+	}
 	add(m, "ip", str(r.IP.String()))
 	if r.Hostname != "" {
 		add(m, "hostname", str(r.Hostname))
 	}
+	boot(m, r.Boot)
 	m.LineComment = e.comment(r)
 	return m
 }
@@ -228,6 +234,17 @@ func colonHex(b []byte) string {
 		parts[i] = hex.EncodeToString([]byte{x})
 	}
 	return strings.Join(parts, ":")
+}
+
+func (e *encoder) options(m *yaml.Node, os []Option) {
+	if len(os) == 0 {
+		return
+	}
+	n := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, o := range os {
+		n.Content = append(n.Content, e.option(o))
+	}
+	add(m, "options", n)
 }
 
 // option writes o in the form OptionForm asks for when the value fits it.

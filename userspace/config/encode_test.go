@@ -126,3 +126,22 @@ func TestSame(t *testing.T) {
 		}
 	}
 }
+
+// The policy settings (shared networks, boot fields, relay reservations,
+// classes, BOOTP, ping check, DDNS) survive the round trip too.
+func TestEncodeRoundTripPolicy(t *testing.T) {
+	c, err := Load("testdata/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Classes[0].Match = append(c.Classes[0].Match, Match{Relay: RelayRemoteID, Kind: MatchExact, Value: []byte("0x not hex")})
+	c.Subnets[0].Reservations[0].CircuitID = []byte{0, 7}
+	c.PingCheck.Timeout = 0
+	out := roundTrip(t, c, EncodeOptions{})
+	for _, want := range []string{"shared-network: floor1", "next-server: 198.19.0.5", "circuit-id: \"0x0007\"", "remote-id: \"0x0a0b0c\"",
+		"{option: 60, prefix: PXEClient}", "{relay: {remote-id: {exact: 0x3078206e6f7420686578}}}", "bootp: true", "ping-check: {enabled: true}", "tsig-secret-file: testdata/tsig.key"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+}

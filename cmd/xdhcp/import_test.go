@@ -48,7 +48,7 @@ func TestImportISCWritesConfigAndStore(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if rep.Subnets != 3 || rep.Reservations != 3 || rep.Pair == nil || len(rep.Skipped) == 0 || rep.Skipped[0].Line == 0 || rep.LeasesKept == 0 {
+	if rep.Subnets != 3 || rep.Reservations != 4 || rep.Pair == nil || len(rep.Skipped) == 0 || rep.Skipped[0].Line == 0 || rep.LeasesKept == 0 {
 		t.Fatalf("report %+v", rep)
 	}
 	cfg, err := config.Load(yamlOut)

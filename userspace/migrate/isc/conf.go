@@ -24,6 +24,14 @@ type scope struct {
 	leaseTime  *param[time.Duration]
 	authority  *param[bool]
 	hostNames  *param[bool] // use-host-decl-names
+	boot       bootParams
+	ping       *param[bool]
+	pingWait   *param[time.Duration]
+	bootp      *param[bool] // allow or deny bootp
+	// members is the class a pool's `allow members of "x";` names; other
+	// are its permits xdhcp cannot express.
+	members []*Stmt
+	other   []*Stmt
 }
 
 type param[T any] struct {
@@ -71,9 +79,10 @@ type subnetDecl struct {
 }
 
 type rangeDecl struct {
-	r    lease.Range
-	sc   *scope // the subnet or pool it is declared in
-	stmt *Stmt
+	r     lease.Range
+	sc    *scope // the subnet or pool it is declared in
+	stmt  *Stmt
+	bootp bool // range dynamic-bootp
 }
 
 // importer turns the statement tree into r.
@@ -85,6 +94,7 @@ type importer struct {
 	subnets []*subnetDecl
 	ranges  []rangeDecl
 	hosts   []*hostDecl
+	classes []*classDecl
 	peer    *peerDecl
 	peers   map[string]bool
 }
@@ -132,7 +142,7 @@ func count(ss []*Stmt) int {
 
 // Statements with no xdhcp counterpart, by keyword, and why.
 var notCarried = map[string]string{
-	"class": "client classes are not carried over", "subclass": "client classes are not carried over",
+	"subclass":     "subclasses are not carried over",
 	"vendor-class": "client classes are not carried over", "user-class": "client classes are not carried over",
 	"if":  "conditional statements are not evaluated",
 	"on":  "event hooks (on commit, release, expiry) are not carried over",
@@ -142,22 +152,18 @@ var notCarried = map[string]string{
 	"subnet6": "DHCPv6 is not served by xdhcp", "range6": "DHCPv6 is not served by xdhcp",
 	"prefix6": "DHCPv6 is not served by xdhcp", "pool6": "DHCPv6 is not served by xdhcp",
 	"fixed-address6": "DHCPv6 is not served by xdhcp", "fixed-prefix6": "DHCPv6 is not served by xdhcp",
-	"next-server":    "boot fields (next-server, filename, server-name) are not carried over",
-	"filename":       "boot fields (next-server, filename, server-name) are not carried over",
-	"server-name":    "boot fields (next-server, filename, server-name) are not carried over",
 	"max-lease-time": "xdhcp gives lease-time whatever lease time a client asks for",
 	"min-lease-time": "xdhcp gives lease-time whatever lease time a client asks for",
 	"default":        "default (option if the client did not ask) is not carried over",
 	"prepend":        "prepend is not carried over", "append": "append is not carried over",
-	"dynamic-bootp-lease-length": "xdhcp does not answer BOOTP", "dynamic-bootp-lease-cutoff": "xdhcp does not answer BOOTP",
-	"one-lease-per-client": "not carried over", "get-lease-hostnames": "xdhcp does not look names up",
+	"dynamic-bootp-lease-cutoff": "use bootp-lease-time",
+	"one-lease-per-client":       "not carried over", "get-lease-hostnames": "xdhcp does not look names up",
 	"use-lease-addr-for-default-route": "not carried over", "min-secs": "xdhcp answers whatever the secs field says (the pair's threshold aside)",
 	"always-broadcast": "xdhcp follows the client's broadcast flag", "always-reply-rfc1048": "not carried over",
 	"stash-agent-options": "not carried over", "ignore-client-uids": "xdhcp identifies clients by option 61 when they send it",
 	"echo-client-id": "not carried over", "infinite-is-reserved": "not carried over", "abandon-lease-time": "use decline-probation",
 	"dhcp-cache-threshold": "not carried over", "adaptive-lease-time-threshold": "not carried over",
-	"ping-timeout": "xdhcp does not ping before offering", "ping-timeout-ms": "xdhcp does not ping before offering",
-	"ping-cltt-secs": "xdhcp does not ping before offering", "release-on-roam": "not carried over",
+	"ping-cltt-secs": "xdhcp pings only addresses never leased before", "release-on-roam": "not carried over",
 	"server-id-check":       "xdhcp always checks the server identifier of a SELECTING request",
 	"check-secs-byte-order": "give --swap-secs to xdhcp serve",
 	"vendor-option-space":   "vendor option spaces are not carried over",
@@ -228,6 +234,12 @@ func (im *importer) stmt(s *Stmt, sc *scope) {
 		im.skip(s, "not carried over")
 	case "use-host-decl-names", "ping-check", "ddns-updates":
 		im.boolParam(s, sc, k)
+	case "next-server", "filename", "server-name":
+		im.bootStmt(s, sc)
+	case "ping-timeout", "ping-timeout-ms", "dynamic-bootp-lease-length":
+		im.durParam(s, sc)
+	case "class":
+		im.class(s, sc)
 	case "ddns-update-style":
 		if len(s.Words) == 2 && s.Words[1].is("none") {
 			return // xdhcp updates no DNS: the same
@@ -255,9 +267,6 @@ func (im *importer) container(s *Stmt, sc *scope, kind string) {
 	name := ""
 	if len(s.Words) > 1 {
 		name = s.Words[1].Text
-	}
-	if kind == "shared-network" {
-		im.skip(s, "flattened: xdhcp picks one of its subnets by relay or interface address, a full subnet does not overflow into the next")
 	}
 	im.walk(s.Block, &scope{parent: sc, kind: kind, name: name, pos: s.Pos()})
 }
@@ -301,9 +310,7 @@ func (im *importer) boolParam(s *Stmt, sc *scope, k string) {
 	case k == "use-host-decl-names":
 		sc.hostNames = &param[bool]{v, s}
 	case k == "ping-check":
-		if v {
-			im.skip(s, "xdhcp does not ping before offering")
-		}
+		sc.ping = &param[bool]{v, s}
 	case k == "ddns-updates" && v:
 		im.skip(s, "DNS updates are not carried over")
 	}
@@ -319,8 +326,17 @@ func (im *importer) permit(s *Stmt, sc *scope) {
 		"declines": allow, "bootp": !allow, "client-updates": true, "leasequery": !allow,
 		"dynamic bootp clients": !allow && sc.kind == "pool",
 	}
-	if same[what] {
+	switch {
+	case what == "bootp":
+		sc.bootp = &param[bool]{allow, s}
 		return
+	case same[what]:
+		return
+	case sc.kind == "pool" && allow && strings.HasPrefix(what, "members of "):
+		sc.members = append(sc.members, s) // a class's own range, if the class is carried over
+		return
+	case sc.kind == "pool":
+		sc.other = append(sc.other, s)
 	}
 	if sc.kind == "pool" {
 		im.skip(s, "pool access lists are not carried over: every client may take any address of the subnet")

@@ -37,9 +37,25 @@ func TestCorpusCarriedOver(t *testing.T) {
 		t.Fatalf("global: lease %v authoritative %v subnets %d", c.LeaseTime, c.Authoritative, len(c.Subnets))
 	}
 	s0 := migratetest.Subnet(t, c, "198.18.0.0/24")
-	if fmt.Sprint(s0.Ranges) != "[198.18.0.100-198.18.0.199 198.18.0.200-198.18.0.220]" || fmt.Sprint(s0.Routers) != "[198.18.0.1]" ||
-		fmt.Sprint(s0.DNS) != "[198.18.0.53 198.18.0.54]" || s0.Domain != "lab.example" || s0.LeaseTime != 0 {
+	if fmt.Sprint(s0.Ranges) != "[198.18.0.100-198.18.0.199]" || fmt.Sprint(s0.Routers) != "[198.18.0.1]" ||
+		fmt.Sprint(s0.DNS) != "[198.18.0.53 198.18.0.54]" || s0.Domain != "lab.example" || s0.LeaseTime != 0 ||
+		s0.Boot.BootFile != "pxelinux.0" || s0.Boot.NextServer != netip.MustParseAddr("198.18.0.4") || s0.SharedNetwork != "" {
 		t.Fatalf("198.18.0.0/24: %+v", s0)
+	}
+	// Classes with an expressible match come along, with their pools.
+	if len(c.Classes) != 2 {
+		t.Fatalf("classes %+v", c.Classes)
+	}
+	voip, pxe := c.Classes[0], c.Classes[1]
+	if voip.Name != "voip" || fmt.Sprint(voip.Match) != `[option 60 prefix "Aast"]` || fmt.Sprint(voip.Ranges) != "[198.18.0.200-198.18.0.220]" {
+		t.Fatalf("voip %+v", voip)
+	}
+	if fmt.Sprint(pxe.Match) != `[option 60 prefix "PXEClient" option 93 exact "\x00\a"]` || pxe.BootFile != "ipxe.efi" ||
+		pxe.NextServer != netip.MustParseAddr("198.18.0.5") || pxe.LeaseTime != 5*time.Minute || len(pxe.Options) != 1 || string(pxe.Options[0].Value) != "tftp.lab" {
+		t.Fatalf("pxe %+v", pxe)
+	}
+	if !c.PingCheck.Enabled || c.PingCheck.Timeout != 2*time.Second || !c.BOOTP {
+		t.Fatalf("ping check %+v, bootp %v", c.PingCheck, c.BOOTP)
 	}
 	opts := map[uint8]string{}
 	for _, o := range s0.Options {
@@ -60,12 +76,15 @@ func TestCorpusCarriedOver(t *testing.T) {
 		t.Fatalf("phone %+v", ph)
 	}
 	s1 := migratetest.Subnet(t, c, "198.18.1.0/24")
-	if s1.LeaseTime != 30*time.Minute || s1.Domain != "floor1.lab.example" || len(s1.Reservations) != 1 || s1.Reservations[0].Hostname != "laptop" {
+	if s1.LeaseTime != 30*time.Minute || s1.Domain != "floor1.lab.example" || len(s1.Reservations) != 1 || s1.Reservations[0].Hostname != "laptop" || s1.SharedNetwork != "floor1" {
 		t.Fatalf("198.18.1.0/24: %+v", s1)
 	}
 	s2 := migratetest.Subnet(t, c, "198.18.2.0/24")
-	if fmt.Sprint(s2.Ranges) != "[198.18.2.10-198.18.2.50 198.18.2.60-198.18.2.70]" || fmt.Sprint(s2.Routers) != "[198.18.2.1]" {
+	if fmt.Sprint(s2.Ranges) != "[198.18.2.10-198.18.2.50 198.18.2.60-198.18.2.70]" || fmt.Sprint(s2.Routers) != "[198.18.2.1]" || s2.SharedNetwork != "floor1" {
 		t.Fatalf("198.18.2.0/24 (a shared-network pool's range joins the subnet holding it): %+v", s2)
+	}
+	if len(s2.Reservations) != 1 || string(s2.Reservations[0].CircuitID) != "port-7" || s2.Reservations[0].IP != netip.MustParseAddr("198.18.2.7") {
+		t.Fatalf("198.18.2.0/24 reservation by circuit id: %+v", s2.Reservations)
 	}
 	p := r.Pair
 	if p == nil {
@@ -101,13 +120,12 @@ func TestCorpusSkippedWithTheirLines(t *testing.T) {
 		{file, "option space PXE", "option spaces"},
 		{file, "PXE.mtftp-ip", "PXE option space"},
 		{file, "max-unacked-updates", "no xdhcp setting"},
-		{file, `class "voip"`, "client classes"},
-		{file, "subclass", "client classes"},
+		{file, "subclass", "subclasses"},
+		{file, `class "odd"`, "is not an equality: the class is not carried over"},
 		{file, "subnet 198.18.9.0", "nothing to hand out"},
-		{file, "allow members of", "pool access lists"},
+
 		{file, "198.18.0.99", "pool's addresses only"},
-		{file, "range dynamic-bootp", "BOOTP"},
-		{file, "shared-network floor1", "flattened"},
+		{file, "range dynamic-bootp", "xdhcp answers BOOTP from every range"},
 		{file, "198.18.0.55", "host printer only"},
 		{file, "if option vendor-class-identifier", "conditional statements are not evaluated (3 statements inside"},
 		{file, "on commit", "event hooks"},

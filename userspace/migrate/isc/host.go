@@ -19,6 +19,7 @@ type hostDecl struct {
 	sc    *scope
 	mac   net.HardwareAddr
 	cid   lease.ClientID
+	relay map[uint8][]byte // host-identifier option agent.circuit-id / remote-id
 	addrs []hostAddr
 }
 
@@ -73,7 +74,7 @@ func (im *importer) hostStmt(h *hostDecl, s *Stmt) {
 			h.cid = im.clientID(s, v[0])
 		}
 	case "host-identifier":
-		im.skip(s, "reservations by relay agent information are not carried over")
+		im.hostIdentifier(h, s)
 	case "ddns-hostname", "ddns-domainname":
 		im.skip(s, "DNS updates are not carried over")
 	case "allow", "deny", "ignore":
@@ -90,6 +91,30 @@ func (im *importer) hostStmt(h *hostDecl, s *Stmt) {
 		}
 	default:
 		im.stmt(s, h.sc)
+	}
+}
+
+// hostIdentifier reads `host-identifier option agent.circuit-id V;` (or
+// remote-id, or dhcp-client-identifier).
+func (im *importer) hostIdentifier(h *hostDecl, s *Stmt) {
+	g := args(s, 1)
+	if len(g) != 3 || g[0].Text != "option" {
+		im.skip(s, "want host-identifier option NAME VALUE")
+		return
+	}
+	name := strings.ToLower(g[1].Text)
+	v := im.clientID(s, g[2])
+	switch sub, agent := strings.CutPrefix(name, "agent."); {
+	case v == nil:
+	case name == "dhcp-client-identifier":
+		h.cid = v
+	case agent && (relayNames[sub] == 1 || relayNames[sub] == 2):
+		if h.relay == nil {
+			h.relay = map[uint8][]byte{}
+		}
+		h.relay[relayNames[sub]] = v
+	default:
+		im.skip(s, "reservations by %s are not carried over", name)
 	}
 }
 
@@ -119,8 +144,8 @@ func (im *importer) reservations(skip func(*Stmt, string, ...any)) {
 		case len(h.addrs) == 0:
 			im.skip(h.stmt, "a host without fixed-address only makes its client known; xdhcp gives it an address from the ranges like any other client")
 			continue
-		case h.mac == nil && h.cid == nil:
-			im.skip(h.stmt, "a host without hardware ethernet or a client identifier matches no client")
+		case h.mac == nil && h.cid == nil && h.relay == nil:
+			im.skip(h.stmt, "a host without hardware ethernet, a client identifier or a relay agent id matches no client")
 			continue
 		}
 		eff := h.sc.effective()
@@ -140,7 +165,8 @@ func (im *importer) reservations(skip func(*Stmt, string, ...any)) {
 				skip(ha.stmt, "address %v is already reserved for host %s (%v)", ha.a, o.name, o.stmt.Pos())
 				continue
 			}
-			ids := []string{"mac " + h.mac.String(), "client-id " + h.cid.String()}
+			ids := []string{"mac " + h.mac.String(), "client-id " + h.cid.String(),
+				"circuit-id " + config.IDString(h.relay[1]), "remote-id " + config.IDString(h.relay[2])}
 			dup := ""
 			for _, id := range ids {
 				if o := byClient[key{d.s.Prefix, id}]; o != nil && !strings.HasSuffix(id, " ") {
@@ -155,18 +181,19 @@ func (im *importer) reservations(skip func(*Stmt, string, ...any)) {
 			for _, id := range ids {
 				byClient[key{d.s.Prefix, id}] = h
 			}
-			res := &config.Reservation{HWAddr: h.mac, ClientID: h.cid, IP: ha.a, Hostname: hostname}
+			res := &config.Reservation{HWAddr: h.mac, ClientID: h.cid, CircuitID: h.relay[1], RemoteID: h.relay[2], IP: ha.a, Hostname: hostname}
+			res.Boot = im.hostOptions(h, d, skip)
 			d.s.Reservations = append(d.s.Reservations, res)
 			im.r.Comments[res] = fmt.Sprintf("host %s, %v", h.name, h.stmt.Pos())
-			im.hostOptions(h, d, skip)
 		}
 	}
 }
 
 // hostOptions lists the options a host sets differently from its subnet:
 // a reservation carries no options of its own. As in dhcpd, the host's
-// scopes count up to the first one its subnet is also inside.
-func (im *importer) hostOptions(h *hostDecl, d *subnetDecl, skip func(*Stmt, string, ...any)) {
+// scopes count up to the first one its subnet is also inside. Its boot
+// fields are the reservation's own.
+func (im *importer) hostOptions(h *hostDecl, d *subnetDecl, skip func(*Stmt, string, ...any)) config.Boot {
 	around := map[*scope]bool{}
 	for sc := d.sc; sc != nil; sc = sc.parent {
 		around[sc] = true
@@ -183,6 +210,7 @@ func (im *importer) hostOptions(h *hostDecl, d *subnetDecl, skip func(*Stmt, str
 			skip(sc.leaseTime.stmt, "a lease time for host %s only; xdhcp sets it per subnet", h.name)
 		}
 	}
+	return bootOf(h.sc, around)
 }
 
 func (im *importer) subnetHolding(a netip.Addr) *subnetDecl {

@@ -85,8 +85,8 @@ func (im *importer) rangeStmt(s *Stmt, sc *scope) {
 		return
 	}
 	a := args(s, 1)
-	if len(a) > 0 && a[0].Text == "dynamic-bootp" {
-		im.skip(s, "dynamic-bootp: xdhcp does not answer BOOTP (the range still serves DHCP clients)")
+	dynamic := len(a) > 0 && a[0].Text == "dynamic-bootp"
+	if dynamic {
 		a = a[1:]
 	}
 	if len(a) < 1 || len(a) > 2 {
@@ -108,7 +108,7 @@ func (im *importer) rangeStmt(s *Stmt, sc *scope) {
 	if hi.Less(lo) { // dhcpd takes the two ends in either order
 		lo, hi = hi, lo
 	}
-	im.ranges = append(im.ranges, rangeDecl{r: lease.Range{Start: lo, End: hi}, sc: sc, stmt: s})
+	im.ranges = append(im.ranges, rangeDecl{r: lease.Range{Start: lo, End: hi}, sc: sc, stmt: s, bootp: dynamic})
 }
 
 // finish builds the configuration once every statement is read.
@@ -132,9 +132,10 @@ func (im *importer) finish() error {
 	}
 	im.assignRanges(skipOnce)
 	im.reservations(skipOnce)
+	im.finishPolicy(skipOnce)
 	for _, d := range im.subnets {
 		s := d.s
-		if len(s.Ranges) == 0 && len(s.Reservations) == 0 {
+		if len(s.Ranges) == 0 && len(s.Reservations) == 0 && !im.classRanges(s.Prefix) {
 			im.r.Skip(d.stmt.Pos(), d.stmt.Text(), "no range and no fixed address: nothing to hand out (dhcpd needs it to listen on the link, xdhcp does not)")
 			continue
 		}
@@ -177,6 +178,13 @@ func (im *importer) subnetOptions(d *subnetDecl, skip func(*Stmt, string, ...any
 	if d.s.LeaseTime == c.LeaseTime {
 		d.s.LeaseTime = 0
 	}
+	d.s.Boot = bootOf(d.sc, nil)
+	for sc := d.sc; sc != nil; sc = sc.parent {
+		if sc.kind == "shared-network" {
+			d.s.SharedNetwork = sc.name
+			break
+		}
+	}
 	im.fixTimers(d)
 }
 
@@ -200,6 +208,8 @@ func (im *importer) fixTimers(d *subnetDecl) {
 
 // assignRanges puts every range into the subnet that holds it.
 func (im *importer) assignRanges(skip func(*Stmt, string, ...any)) {
+	var dyn []*Stmt
+	plain := 0
 	for _, rd := range im.ranges {
 		var d *subnetDecl
 		for _, x := range im.subnets {
@@ -215,13 +225,29 @@ func (im *importer) assignRanges(skip func(*Stmt, string, ...any)) {
 			skip(rd.stmt, "range %v runs outside subnet %v", rd.r, d.s.Prefix)
 			continue
 		}
-		if o := overlapping(d.s.Ranges, rd.r); o != nil {
+		if o := overlapping(append(d.s.Ranges, im.allClassRanges()...), rd.r); o != nil {
 			skip(rd.stmt, "range %v overlaps range %v", rd.r, *o)
 			continue
 		}
-		d.s.Ranges = append(d.s.Ranges, rd.r)
+		if rd.bootp {
+			dyn = append(dyn, rd.stmt)
+		} else {
+			plain++
+		}
+		if cl := im.classPool(rd.sc, skip); cl != nil {
+			cl.Ranges = append(cl.Ranges, rd.r) // only the class's members take these
+		} else {
+			d.s.Ranges = append(d.s.Ranges, rd.r)
+		}
 		if rd.sc.kind != "pool" {
 			continue
+		}
+		if b := bootOf(rd.sc, map[*scope]bool{d.sc: true}); d.s.Boot.Over(b) != d.s.Boot {
+			for _, p := range []*Stmt{stmtOf(rd.sc.boot.next), stmtOf(rd.sc.boot.file), stmtOf(rd.sc.boot.sname)} {
+				if p != nil {
+					skip(p, "a boot field set in a pool applies to that pool only; xdhcp sets it per subnet")
+				}
+			}
 		}
 		// A pool's own options apply to its addresses only: carried over
 		// when the subnet says the same.
@@ -235,6 +261,31 @@ func (im *importer) assignRanges(skip func(*Stmt, string, ...any)) {
 			skip(p.stmt, "a lease time set in a pool applies to that pool only; xdhcp sets it per subnet")
 		}
 	}
+	im.bootpRanges(dyn, plain, skip)
+}
+
+func stmtOf[T any](p *param[T]) *Stmt {
+	if p == nil {
+		return nil
+	}
+	return p.stmt
+}
+
+func (im *importer) allClassRanges() []lease.Range {
+	var out []lease.Range
+	for _, cd := range im.classes {
+		out = append(out, cd.cl.Ranges...)
+	}
+	return out
+}
+
+func (im *importer) classRanges(p netip.Prefix) bool {
+	for _, r := range im.allClassRanges() {
+		if p.Contains(r.Start) {
+			return true
+		}
+	}
+	return false
 }
 
 func overlapping(rs []lease.Range, r lease.Range) *lease.Range {

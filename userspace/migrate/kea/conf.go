@@ -27,6 +27,7 @@ type level struct {
 	calcTee       *bool
 	iface         string
 	sharedName    string
+	boot          config.Boot
 	authoritative *Node
 }
 
@@ -92,9 +93,6 @@ var keaSkips = map[string]string{
 	"expired-leases-processing": "xdhcp frees expired leases as it goes",
 	"sanity-checks":             "xdhcp checks leases on import",
 	"multi-threading":           "server housekeeping with no xdhcp setting",
-	"next-server":               "boot fields (next-server, boot-file-name, server-hostname) are not carried over",
-	"boot-file-name":            "boot fields (next-server, boot-file-name, server-hostname) are not carried over",
-	"server-hostname":           "boot fields (next-server, boot-file-name, server-hostname) are not carried over",
 	"min-valid-lifetime":        "xdhcp gives valid-lifetime whatever lease time a client asks for",
 	"max-valid-lifetime":        "xdhcp gives valid-lifetime whatever lease time a client asks for",
 	"client-class":              "client classes are not carried over",
@@ -117,7 +115,8 @@ var keaSame = map[string]bool{
 	"renew-timer": true, "rebind-timer": true, "calculate-tee-times": true, "t1-percent": true, "t2-percent": true,
 	"interface": true, "authoritative": true, "subnet4": true, "shared-networks": true, "interfaces-config": true,
 	"hooks-libraries": true, "name": true, "ddns-send-updates": true, "hostname-char-set": true,
-	"hostname-char-replacement": true, "ip-reservations-unique": true,
+	"hostname-char-replacement": true, "ip-reservations-unique": true, "next-server": true, "boot-file-name": true,
+	"server-hostname": true, "client-classes": true,
 }
 
 func (im *importer) dhcp4(d *Node) {
@@ -125,6 +124,9 @@ func (im *importer) dhcp4(d *Node) {
 	var global *Node
 	if n := d.Get("option-def"); n != nil {
 		im.optionDefs(n)
+	}
+	if n := d.Get("client-classes"); n != nil {
+		im.classes(n) // before the pools that name them
 	}
 	im.levelKeys(d, im.global)
 	for i, k := range d.Keys {
@@ -212,6 +214,7 @@ func (im *importer) levelKeys(n *Node, lv *level) {
 	if v := n.Get("option-data"); v != nil {
 		lv.opts = im.optionData(v)
 	}
+	lv.boot = im.bootKeys(n)
 }
 
 func (im *importer) shared(n *Node) {
@@ -221,16 +224,27 @@ func (im *importer) shared(n *Node) {
 	}
 	lv := &level{parent: im.global, sharedName: name}
 	im.levelKeys(n, lv)
-	im.skip(at, "shared network "+name, "flattened: xdhcp picks one of its subnets by relay or interface address, a full subnet does not overflow into the next")
+	if name == "" {
+		im.skip(at, "shared network", "without a name: its subnets are carried over as separate links")
+	}
+	first := len(im.subnets)
 	for i, k := range n.Keys {
 		switch k {
 		case "subnet4":
 			for _, s := range n.Vals[i].Items {
 				im.subnet(s, lv)
 			}
+		case "relay":
 		default:
 			im.other(n.Vals[i], k)
 		}
+	}
+	if r := n.Get("relay"); r != nil {
+		var in []netip.Prefix
+		for _, d := range im.subnets[first:] {
+			in = append(in, d.s.Prefix)
+		}
+		im.relay(in, r)
 	}
 }
 

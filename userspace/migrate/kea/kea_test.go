@@ -41,7 +41,7 @@ func TestConfCarriedOver(t *testing.T) {
 	for _, o := range s0.Options {
 		opts[o.Code] = fmt.Sprintf("%x", o.Value)
 	}
-	if s0.Interface != "eth0" || fmt.Sprint(s0.Ranges) != "[198.18.0.100-198.18.0.149 198.18.0.150-198.18.0.199]" ||
+	if s0.Interface != "eth0" || fmt.Sprint(s0.Ranges) != "[198.18.0.100-198.18.0.149]" || s0.BootFile != "pxelinux.0" || s0.NextServer != netip.MustParseAddr("198.18.0.4") ||
 		fmt.Sprint(s0.Routers) != "[198.18.0.1]" || fmt.Sprint(s0.DNS) != "[198.18.0.53 198.18.0.54]" || s0.Domain != "lab.example" ||
 		s0.T1 != 15*time.Minute || s0.T2 != 30*time.Minute || s0.LeaseTime != 0 {
 		t.Fatalf("198.18.0.0/24: %+v", s0)
@@ -50,13 +50,24 @@ func TestConfCarriedOver(t *testing.T) {
 	if fmt.Sprint(opts) != want {
 		t.Fatalf("options %v, want %v", opts, want)
 	}
-	if len(s0.Reservations) != 2 || s0.Reservations[0].HWAddr.String() != "02:00:00:00:aa:01" || s0.Reservations[0].Hostname != "printer" ||
-		s0.Reservations[1].ClientID.String() != "0102000000aa02" {
+	if len(s0.Reservations) != 3 || s0.Reservations[0].HWAddr.String() != "02:00:00:00:aa:01" || s0.Reservations[0].Hostname != "printer" ||
+		s0.Reservations[1].ClientID.String() != "0102000000aa02" || string(s0.Reservations[2].CircuitID) != "eth0-7" || s0.Reservations[2].BootFile != "special.0" {
 		t.Fatalf("reservations %+v", s0.Reservations)
+	}
+	if len(c.Classes) != 2 {
+		t.Fatalf("classes %+v", c.Classes)
+	}
+	phones, uefi := c.Classes[0], c.Classes[1]
+	if fmt.Sprint(phones.Match) != `[option 60 prefix "Aastra"]` || fmt.Sprint(phones.Ranges) != "[198.18.0.150-198.18.0.199]" {
+		t.Fatalf("phones %+v", phones)
+	}
+	if fmt.Sprint(uefi.Match) != `[option 93 exact "\x00\a" option 60 exact "PXEClient"]` || uefi.BootFile != "ipxe.efi" ||
+		uefi.NextServer != netip.MustParseAddr("198.18.0.69") || len(uefi.Options) != 1 || uefi.Options[0].Code != 66 {
+		t.Fatalf("uefi %+v", uefi)
 	}
 	s1 := migratetest.Subnet(t, c, "198.18.1.0/24")
 	if fmt.Sprint(s1.Ranges) != "[198.18.1.0-198.18.1.63]" || s1.LeaseTime != 30*time.Minute || s1.T1 != 10*time.Minute ||
-		s1.Domain != "floor1.lab.example" || len(s1.Reservations) != 1 || s1.Reservations[0].Hostname != "laptop" {
+		s1.Domain != "floor1.lab.example" || len(s1.Reservations) != 1 || s1.Reservations[0].Hostname != "laptop" || s1.SharedNetwork != "floor1" {
 		t.Fatalf("198.18.1.0/24: %+v", s1)
 	}
 	s2 := migratetest.Subnet(t, c, "198.18.2.0/24")
@@ -84,18 +95,14 @@ func TestConfSkippedWithTheirLines(t *testing.T) {
 	}
 	for _, w := range []struct{ marker, why string }{
 		{`"pxe-thing"`, "pxe space"},
-		{`"client-classes": [ { "name": "phones"`, "client classes"},
+		{`"name": "laptops"`, "the class is not carried over"},
 		{"libdhcp_lease_cmds", "control API"},
 		{`"max-ack-delay"`, "--receive-timeout"},
 		{`"max-unacked-clients"`, "--receive-timeout"},
 		{`"server3"`, "backup servers"},
-		{`"client-classes": [ "phones" ]`, "class restriction"},
 		{`"always-send"`, "always-send"},
-		{`"circuit-id"`, "reservations by circuit-id"},
-		{`"circuit-id"`, "no hw-address or client-id"},
 		{`"subnet": "198.18.9.0/24"`, "nothing to hand out"},
-		{`"name": "floor1"`, "flattened"},
-		{`"relay": { "ip-addresses"`, "relay address"},
+		{`"relay": { "ip-addresses"`, "relay 198.51.100.1"},
 		{"198.18.2.254", "pool's addresses only"},
 		{`"loggers"`, "stderr"},
 	} {

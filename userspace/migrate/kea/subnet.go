@@ -49,7 +49,7 @@ func (im *importer) subnet(n *Node, parent *level) {
 				im.reservation(res, d)
 			}
 		case "relay":
-			im.relay(d, v)
+			im.relay([]netip.Prefix{d.s.Prefix}, v)
 		case "match-client-id":
 			if v.Kind == 'b' && !v.Bool {
 				im.skip(v, k, "xdhcp identifies a client by its option 61 when it sends one")
@@ -60,7 +60,10 @@ func (im *importer) subnet(n *Node, parent *level) {
 	}
 }
 
-func (im *importer) relay(d *subnetDecl, n *Node) {
+// relay checks a relay list: xdhcp picks a relayed client's subnet by the
+// relay address (giaddr) it contains, so a relay address inside one of the
+// subnets in question is carried over, one outside is not.
+func (im *importer) relay(in []netip.Prefix, n *Node) {
 	for _, k := range []string{"ip-addresses", "ip-address"} {
 		v := n.Get(k)
 		if v == nil {
@@ -71,8 +74,13 @@ func (im *importer) relay(d *subnetDecl, n *Node) {
 			items = []*Node{v}
 		}
 		for _, a := range items {
-			if ip, err := netip.ParseAddr(a.Str); err != nil || !d.s.Prefix.Contains(ip) {
-				im.skip(a, "relay "+a.Str, "xdhcp picks a relayed client's subnet by the relay address it contains: a relay outside %v is not matched", d.s.Prefix)
+			ip, err := netip.ParseAddr(a.Str)
+			found := false
+			for _, p := range in {
+				found = found || (err == nil && p.Contains(ip))
+			}
+			if !found {
+				im.skip(a, "relay "+a.Str, "xdhcp picks a relayed client's subnet by the relay address it contains: a relay outside %v is not matched", in)
 			}
 		}
 	}
@@ -94,7 +102,7 @@ func (im *importer) pools(d *subnetDecl, n *Node) {
 			im.skip(pv, "pool "+pv.Str, "runs outside subnet %v", d.s.Prefix)
 			continue
 		}
-		for _, o := range d.s.Ranges {
+		for _, o := range append(append([]lease.Range(nil), d.s.Ranges...), im.classRanges()...) {
 			if o.Contains(r.Start) || o.Contains(r.End) || r.Contains(o.Start) {
 				im.skip(pv, "pool "+pv.Str, "overlaps pool %v", o)
 				err = fmt.Errorf("overlap")
@@ -104,12 +112,18 @@ func (im *importer) pools(d *subnetDecl, n *Node) {
 		if err != nil {
 			continue
 		}
-		d.s.Ranges = append(d.s.Ranges, r)
+		if cl := im.poolClass(pn); cl != nil {
+			cl.Ranges = append(cl.Ranges, r) // only the class's members take these
+		} else {
+			d.s.Ranges = append(d.s.Ranges, r)
+		}
 		for i, k := range pn.Keys {
 			switch k {
 			case "pool", "comment", "user-context", "pool-id":
 			case "client-class", "client-classes", "require-client-classes":
-				im.skip(pn.Vals[i], "pool "+pv.Str+" "+k, "a pool's class restriction is not carried over: xdhcp divides every range between the pair by the hash")
+				if im.poolClass(pn) == nil {
+					im.skip(pn.Vals[i], "pool "+pv.Str+" "+k, "a pool's class restriction is carried over for one carried-over class alone: every client may take its addresses")
+				}
 			case "option-data":
 				for _, o := range im.optionData(pn.Vals[i]) {
 					im.skip(o.n, "option-data in pool "+pv.Str, "an option set in a pool applies to that pool's addresses only; xdhcp sets options per subnet")
@@ -271,6 +285,12 @@ func (im *importer) finish() {
 			}
 		}
 		im.timers(d, chain)
+		for i := len(chain) - 1; i >= 0; i-- {
+			s.Boot = s.Boot.Over(chain[i].boot)
+		}
+		if p := d.lv.parent; p != nil && p.sharedName != "" {
+			s.SharedNetwork = p.sharedName
+		}
 		if s.Interface == "" {
 			for _, lv := range chain {
 				if lv.iface != "" {
@@ -282,7 +302,7 @@ func (im *importer) finish() {
 		if a := firstNode(chain, func(l *level) *Node { return l.authoritative }); a != nil && a.Kind == 'b' && a.Bool != c.Authoritative {
 			im.skip(a, "authoritative", "xdhcp is authoritative for every subnet or none (globally %v here)", c.Authoritative)
 		}
-		if len(s.Ranges) == 0 && len(s.Reservations) == 0 {
+		if len(s.Ranges) == 0 && len(s.Reservations) == 0 && !im.classRangesIn(s.Prefix) {
 			im.skip(d.n.Get("subnet"), "subnet "+s.Prefix.String(), "no pool and no reservation: nothing to hand out")
 			continue
 		}
@@ -385,7 +405,16 @@ func (im *importer) reservation(n *Node, d *subnetDecl) {
 			res.ClientID = lease.ClientID(b)
 		case "hostname":
 			res.Hostname = v.Str
-		case "duid", "circuit-id", "flex-id":
+		case "circuit-id":
+			id, err := keaID(v.Str)
+			if err != nil {
+				im.skip(v, "circuit-id "+v.Str, "%v", err)
+				return
+			}
+			res.CircuitID = id
+		case "next-server", "boot-file-name", "server-hostname":
+			res.Boot = im.bootKeys(n)
+		case "duid", "flex-id":
 			im.skip(v, k, "reservations by %s are not carried over", k)
 		case "option-data":
 			im.skip(v, "reservation "+ip.String()+" option-data", "reservations carry no options of their own")
@@ -393,8 +422,8 @@ func (im *importer) reservation(n *Node, d *subnetDecl) {
 			im.other(v, k)
 		}
 	}
-	if res.HWAddr == nil && res.ClientID == nil {
-		im.skip(n, "reservation "+ip.String(), "no hw-address or client-id to recognise the client by")
+	if res.HWAddr == nil && res.ClientID == nil && res.CircuitID == nil {
+		im.skip(n, "reservation "+ip.String(), "no hw-address, client-id or circuit-id to recognise the client by")
 		return
 	}
 	if d == nil {
@@ -412,7 +441,8 @@ func (im *importer) reservation(n *Node, d *subnetDecl) {
 		for _, o := range x.s.Reservations {
 			same := o.IP == ip
 			if x == d {
-				same = same || (res.HWAddr != nil && o.HWAddr.String() == res.HWAddr.String()) || (res.ClientID != nil && o.ClientID.String() == res.ClientID.String())
+				same = same || (res.HWAddr != nil && o.HWAddr.String() == res.HWAddr.String()) || (res.ClientID != nil && o.ClientID.String() == res.ClientID.String()) ||
+					(res.CircuitID != nil && string(o.CircuitID) == string(res.CircuitID))
 			}
 			if same {
 				im.skip(n, "reservation "+ip.String(), "duplicates the reservation of %v for %v", o.IP, firstNonEmpty(o.HWAddr.String(), o.ClientID.String()))
@@ -429,4 +459,40 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// poolClass is the carried-over class a pool is restricted to (one class,
+// by client-class or a one-element client-classes), or nil.
+func (im *importer) poolClass(pn *Node) *config.Class {
+	name := ""
+	if v := pn.Get("client-class"); v != nil {
+		name = v.Str
+	}
+	if v := pn.Get("client-classes"); v != nil {
+		if len(v.Items) != 1 || name != "" {
+			return nil
+		}
+		name = v.Items[0].Str
+	}
+	if name == "" || pn.Get("require-client-classes") != nil {
+		return nil
+	}
+	return im.class(name)
+}
+
+func (im *importer) classRanges() []lease.Range {
+	var out []lease.Range
+	for _, cl := range im.r.Config.Classes {
+		out = append(out, cl.Ranges...)
+	}
+	return out
+}
+
+func (im *importer) classRangesIn(p netip.Prefix) bool {
+	for _, r := range im.classRanges() {
+		if p.Contains(r.Start) {
+			return true
+		}
+	}
+	return false
 }

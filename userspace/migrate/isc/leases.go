@@ -24,6 +24,8 @@ type record struct {
 	hw                 net.HardwareAddr
 	uid                []byte
 	hostname           string
+	relay              []byte // option 82 payload from option agent.* statements
+	dnsName            string // set ddns-fwd-name
 	bad                string // why the record cannot be used
 }
 
@@ -94,15 +96,46 @@ type aggregate struct {
 }
 
 var leaseDetails = map[string]string{
-	"set":           "lease variables (DDNS names, vendor class) are not carried over",
+	"set":           "lease variables (other than ddns-fwd-name) are not carried over",
 	"on":            "per-lease event hooks are not carried over",
-	"option":        "relay agent information stored with the lease is not carried over",
+	"option":        "options stored with the lease (other than the relay agent's) are not carried over",
 	"billing":       "billing classes are not carried over",
 	"tstp":          "failover times are not carried over: the pair learns them again",
 	"tsfp":          "failover times are not carried over: the pair learns them again",
 	"atsfp":         "failover times are not carried over: the pair learns them again",
-	"ddns-fwd-name": "lease variables (DDNS names, vendor class) are not carried over",
-	"ddns-rev-name": "lease variables (DDNS names, vendor class) are not carried over",
+	"ddns-rev-name": "lease variables (other than ddns-fwd-name) are not carried over",
+}
+
+// aggregateDetail counts a lease statement not carried over, reported
+// once with the first place it was seen.
+func aggregateDetail(details map[string]*aggregate, b *Stmt, k string) {
+	why, ok := leaseDetails[k]
+	if !ok {
+		why = "not carried over"
+	}
+	agg := details[k]
+	if agg == nil {
+		agg = &aggregate{first: b.Pos(), what: b.Text(), why: why}
+		details[k] = agg
+	}
+	agg.n++
+}
+
+// agentOption reads `option agent.NAME VALUE` (a string or hex) as a relay
+// agent sub-option.
+func agentOption(v []migrate.Value) (byte, []byte, bool) {
+	if len(v) != 2 {
+		return 0, nil, false
+	}
+	sub := map[string]byte{"agent.circuit-id": 1, "agent.remote-id": 2, "agent.link-selection": 5, "agent.subscriber-id": 6}[strings.ToLower(v[0].Text)]
+	val := []byte(v[1].Text)
+	if !v[1].Quoted {
+		var err error
+		if val, err = migrate.ParseHex(v[1].Text); err != nil {
+			return 0, nil, false
+		}
+	}
+	return sub, val, sub != 0 && len(val) > 0 && len(val) < 256
 }
 
 func readLease(s *Stmt, now time.Time, details map[string]*aggregate) *record {
@@ -165,21 +198,26 @@ func readLease(s *Stmt, now time.Time, details map[string]*aggregate) *record {
 					rec.uid = u
 				}
 			}
+		case "option":
+			if sub, val, ok := agentOption(v); ok {
+				rec.relay = append(append(rec.relay, sub, byte(len(val))), val...)
+				continue
+			}
+			aggregateDetail(details, b, k)
+		case "set", "ddns-fwd-name":
+			// set ddns-fwd-name = "name"; (older files: ddns-fwd-name "name";)
+			if (k == "set" && len(v) == 3 && v[0].Text == "ddns-fwd-name" && v[1].Text == "=" && v[2].Quoted) ||
+				(k == "ddns-fwd-name" && len(v) == 1 && v[0].Quoted) {
+				rec.dnsName = v[len(v)-1].Text
+				continue
+			}
+			aggregateDetail(details, b, k)
 		case "client-hostname":
 			if len(v) == 1 {
 				rec.hostname = v[0].Text
 			}
 		default:
-			why, ok := leaseDetails[k]
-			if !ok {
-				why = "not carried over"
-			}
-			agg := details[k]
-			if agg == nil {
-				agg = &aggregate{first: b.Pos(), what: b.Text(), why: why}
-				details[k] = agg
-			}
-			agg.n++
+			aggregateDetail(details, b, k)
 		}
 	}
 	if !explicit {
@@ -207,6 +245,7 @@ func toLease(rec *record, now time.Time, r *migrate.Result) (lease.Lease, bool) 
 		return skip("active lease %s", why)
 	}
 	l := migrate.NewLease(rec.ip, rec.uid, rec.htype, rec.hw, rec.hostname)
+	l.RelayInfo, l.DNSName = rec.relay, rec.dnsName
 	start := rec.starts
 	if !rec.hasStarts || rec.cltt.After(start) {
 		start = rec.cltt

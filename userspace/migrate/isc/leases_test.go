@@ -1,6 +1,7 @@
 package isc
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +51,11 @@ func TestLeasesJournal(t *testing.T) {
 		"198.18.0.109": "bound 0102000000006d 02:00:00:00:00:6d  10:00 02-07 06:28", // ends never
 	}
 	migratetest.SameLeases(t, r, want)
+	for _, l := range r.Leases {
+		if l.IP.String() == "198.18.0.106" && (fmt.Sprintf("%x", l.RelayInfo) != "0106706f72742d360203000102" || l.DNSName != "six.lab.example") {
+			t.Errorf("198.18.0.106: relay info %x, DNS name %q", l.RelayInfo, l.DNSName)
+		}
+	}
 	if r.Read["active"] != 6 || r.Read["free"] != 2 || r.Read["backup"] != 1 || r.Kept != 8 {
 		t.Errorf("read %v kept %d", r.Read, r.Kept)
 	}
@@ -62,7 +68,7 @@ func TestLeasesJournal(t *testing.T) {
 		{"lease 10.9.9.9", "in no imported subnet"},
 		{"lease 198.18.0.50", "outside every range and reservation"},
 		{"tstp", "failover times are not carried over: the pair learns them again (1 lease records)"},
-		{"set ddns-fwd-name", "lease variables (DDNS names, vendor class) are not carried over (2 lease records)"},
+		{"set vendor-class-identifier", "lease variables (other than ddns-fwd-name) are not carried over (1 lease records)"},
 		{"on expiry", "event hooks are not carried over (1 lease records)"},
 		{"lease 198.18.0.110", "ends inside this record"},
 	} {

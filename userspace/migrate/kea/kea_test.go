@@ -146,6 +146,18 @@ func TestLeasesCSV(t *testing.T) {
 		"198.18.0.107": "bound 0102000000006b 02:00:00:00:00:6b  10:00 02-07 06:28", // infinite (198.18.0.102 was deleted by a valid_lifetime 0 row)
 	}
 	migratetest.SameLeases(t, r, want)
+	for _, l := range r.Leases {
+		switch l.IP.String() {
+		case "198.18.0.100":
+			if l.DNSName != "renewed" {
+				t.Errorf("198.18.0.100: DNS name %q (fqdn_fwd set)", l.DNSName)
+			}
+		case "198.18.0.105":
+			if fmt.Sprintf("%x", l.RelayInfo) != "0104" || l.DNSName != "" {
+				t.Errorf("198.18.0.105: relay info %x, DNS name %q", l.RelayInfo, l.DNSName)
+			}
+		}
+	}
 	skips := map[int]string{}
 	for _, s := range r.Skipped {
 		if s.Pos.File == file {
@@ -155,7 +167,7 @@ func TestLeasesCSV(t *testing.T) {
 	for _, w := range []struct{ marker, why string }{
 		{"198.18.0.106,", "neither hwaddr nor client_id"},
 		{"10.9.9.9", "in no imported subnet"},
-		{"address,hwaddr", "user context stored with leases is not carried over (1 rows)"},
+		{"address,hwaddr", "user context stored with leases (other than the relay agent information) is not carried over (1 rows)"},
 	} {
 		if l := migratetest.LineOf(t, file, w.marker); !strings.Contains(skips[l], w.why) {
 			t.Errorf("line %d: got %q, want %q", l, skips[l], w.why)
@@ -181,7 +193,8 @@ func TestLeasesCSV(t *testing.T) {
 	}
 	for i, l := range back.Leases {
 		o := r.Leases[i]
-		if l.IP != o.IP || l.State != o.State || l.Client.String() != o.Client.String() || l.Hostname != o.Hostname || !l.Expiry.Equal(o.Expiry) || (o.State == lease.Bound && !l.Start.Equal(o.Start)) {
+		if l.IP != o.IP || l.State != o.State || l.Client.String() != o.Client.String() || l.Hostname != o.Hostname || !l.Expiry.Equal(o.Expiry) ||
+			(o.State == lease.Bound && !l.Start.Equal(o.Start)) || string(l.RelayInfo) != string(o.RelayInfo) || l.DNSName != o.DNSName {
 			t.Errorf("round trip changed %v:\n%+v\n%+v", o.IP, o, l)
 		}
 	}

@@ -3,6 +3,7 @@ package kea
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -39,8 +40,10 @@ type row struct {
 	valid    uint64
 	expire   uint64
 	hostname string
+	fqdn     bool // fqdn_fwd or fqdn_rev: the hostname is in DNS
 	state    uint64
-	context  bool
+	relay    []byte // from user_context ISC.relay-agent-info
+	context  bool   // a user context with more than the relay information
 }
 
 // ImportLeases reads a memfile CSV into r.Leases with Kea's own load
@@ -102,7 +105,7 @@ func ImportLeases(file string, src []byte, now time.Time, r *migrate.Result) err
 		}
 	}
 	if contexts > 0 {
-		r.Skip(pos(1), "user_context", "user context stored with leases is not carried over (%d rows)", contexts)
+		r.Skip(pos(1), "user_context", "user context stored with leases (other than the relay agent information) is not carried over (%d rows)", contexts)
 	}
 	r.Kept = len(r.Leases)
 	r.SortSkipped()
@@ -188,7 +191,8 @@ func parseRow(f []string, cols map[string]int) (*row, error) {
 		return nil, fmt.Errorf("neither hwaddr nor client_id (Kea rejects this row too)")
 	}
 	rw.hostname = unescape(get("hostname"))
-	rw.context = get("user_context") != ""
+	rw.fqdn = get("fqdn_fwd") == "1" || get("fqdn_fwd") == "true" || get("fqdn_rev") == "1" || get("fqdn_rev") == "true"
+	rw.relay, rw.context = userContext(unescape(get("user_context")))
 	return rw, nil
 }
 
@@ -205,6 +209,10 @@ func toLease(rw *row, now time.Time, r *migrate.Result, pos migrate.Pos) (lease.
 	}
 	// The CSV keeps no hardware type: Ethernet.
 	l := migrate.NewLease(rw.ip, rw.cid, 1, rw.hw, rw.hostname)
+	l.RelayInfo = rw.relay
+	if rw.fqdn {
+		l.DNSName = rw.hostname
+	}
 	cltt := time.Unix(int64(rw.expire-rw.valid), 0).UTC()
 	end := time.Unix(int64(rw.expire), 0).UTC()
 	if rw.valid == Infinite {
@@ -229,6 +237,30 @@ func toLease(rw *row, now time.Time, r *migrate.Result, pos migrate.Pos) (lease.
 		return skip("unknown lease state %d", rw.state)
 	}
 	return l, true
+}
+
+// userContext reads the relay agent information Kea keeps in a lease's
+// user context ({"ISC": {"relay-agent-info": "0x..."}} in Kea 2.2, an
+// object with "sub-options" later); other says it holds more than that.
+func userContext(s string) (relay []byte, other bool) {
+	if s == "" {
+		return nil, false
+	}
+	var ctx map[string]any
+	if err := json.Unmarshal([]byte(s), &ctx); err != nil {
+		return nil, true
+	}
+	isc, _ := ctx["ISC"].(map[string]any)
+	hexText, _ := isc["relay-agent-info"].(string)
+	if m, ok := isc["relay-agent-info"].(map[string]any); ok {
+		hexText, _ = m["sub-options"].(string)
+	}
+	if h, ok := strings.CutPrefix(strings.ToLower(hexText), "0x"); ok {
+		if b, err := migrate.ParseHex(h); err == nil && len(b) <= 255 {
+			relay = b
+		}
+	}
+	return relay, relay == nil || len(ctx) > 1 || len(isc) > 1
 }
 
 // unescape resolves the memfile's &#xHH escapes (CSVRow::unescapeCharacters).
@@ -280,12 +312,18 @@ func WriteCSV(w io.Writer, ls []lease.Lease, subnetID func(netip.Addr) uint32) (
 		valid := int64(l.Expiry.Sub(l.Start) / time.Second)
 		expire := l.Expiry.Unix()
 		state := stateDefault
-		hw, cid, host := l.HWAddr, colonHex(l.Client), l.Hostname
+		hw, cid, host, fqdn, ctx := l.HWAddr, colonHex(l.Client), l.Hostname, 0, ""
+		if l.DNSName != "" {
+			host, fqdn = l.DNSName, 1 // Kea keeps the name it put in DNS in the hostname column
+		}
+		if len(l.RelayInfo) > 0 {
+			ctx = fmt.Sprintf(`{ "ISC": { "relay-agent-info": "0x%X" } }`, l.RelayInfo)
+		}
 		switch l.State {
 		case lease.Released:
 			state, valid = stateReclaimed, 1
 		case lease.Declined:
-			state, hw, cid, host = stateDeclined, "", "", ""
+			state, hw, cid, host, fqdn, ctx = stateDeclined, "", "", "", 0, ""
 		}
 		if !l.Expiry.Before(migrate.Never) {
 			valid, expire = Infinite, l.Start.Unix()+Infinite
@@ -294,7 +332,7 @@ func WriteCSV(w io.Writer, ls []lease.Lease, subnetID func(netip.Addr) uint32) (
 		if hw == "" && cid == "" && state != stateDeclined {
 			continue // Kea would refuse the row: a lease of nobody
 		}
-		fmt.Fprintf(bw, "%s,%s,%s,%d,%d,%d,0,0,%s,%d,\n", l.IP, hw, cid, valid, expire, subnetID(l.IP), escape(host), state)
+		fmt.Fprintf(bw, "%s,%s,%s,%d,%d,%d,%d,%d,%s,%d,%s\n", l.IP, hw, cid, valid, expire, subnetID(l.IP), fqdn, fqdn, escape(host), state, escape(ctx))
 		n++
 	}
 	return n, bw.Flush()

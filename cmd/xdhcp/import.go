@@ -38,6 +38,10 @@ carried over, 2 written but something listed as not carried over, 1 error
 			{
 				Name:  "isc",
 				Usage: "import ISC dhcpd 4.x: dhcpd.conf (and its includes) and dhcpd.leases",
+				Description: `Example:
+  xdhcp import isc --conf /etc/dhcp/dhcpd.conf --leases /var/lib/dhcp/dhcpd.leases \
+    --config-out /etc/xdhcp.yaml --db /var/lib/xdhcp/leases.db --iface eth0
+What carries over and what does not: docs/migration.md.`,
 				Flags: importFlags("dhcpd.conf", "dhcpd.leases"),
 				Action: func(c *cli.Context) error {
 					return runImport(c, "isc", func(file string, src []byte, r *migrate.Result) error {
@@ -48,6 +52,10 @@ carried over, 2 written but something listed as not carried over, 1 error
 			{
 				Name:  "kea",
 				Usage: "import Kea 2.x DHCPv4: kea-dhcp4.conf and the memfile kea-leases4.csv",
+				Description: `Example:
+  xdhcp import kea --conf /etc/kea/kea-dhcp4.conf --leases /var/lib/kea/kea-leases4.csv \
+    --config-out /etc/xdhcp.yaml --db /var/lib/xdhcp/leases.db
+What carries over and what does not: docs/migration.md.`,
 				Flags: importFlags("kea-dhcp4.conf", "kea-leases4.csv (kea-leases4.csv.2 and .1 first if LFC left them)"),
 				Action: func(c *cli.Context) error {
 					return runImport(c, "kea", kea.ImportConf, kea.ImportLeases)

@@ -25,8 +25,9 @@ const exitSkipped = 2
 
 func importCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "import",
-		Usage: "move in from ISC dhcpd or Kea: configuration, reservations, leases and the failover pair",
+		Name:     "import",
+		Category: catLeases,
+		Usage:    "move in from ISC dhcpd or Kea: configuration, reservations, leases and the failover pair",
 		Description: `Reads the other server's configuration and lease file and writes an xdhcp
 configuration (--config-out) and a new lease store (--db), so clients keep
 their addresses and reservations on the day of the switch. A failover peer

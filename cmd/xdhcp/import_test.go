@@ -123,7 +123,7 @@ func TestImportKea(t *testing.T) {
 func parseRuleFlags(t *testing.T, args []string) decide.Rule {
 	t.Helper()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	flags := append(ruleFlags(), failoverFlags()...)
+	flags := append(serveFlags(), ruleFlags()...)
 	for _, f := range flags {
 		if err := f.Apply(fs); err != nil {
 			t.Fatal(err)
@@ -132,7 +132,7 @@ func parseRuleFlags(t *testing.T, args []string) decide.Rule {
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("serve does not take %v: %v", args, err)
 	}
-	rule, err := ruleFromFlags(cli.NewContext(cli.NewApp(), fs, nil))
+	rule, err := ruleFromFlags(cli.NewContext(cli.NewApp(), fs, nil), "server-id")
 	if err != nil {
 		t.Fatalf("rule from %v: %v", args, err)
 	}

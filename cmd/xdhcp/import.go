@@ -136,6 +136,16 @@ func runImport(c *cli.Context, kind string, readConf confReader, readLeases leas
 	}
 	header := fmt.Sprintf("Imported by xdhcp %s from %s on %s.\nEach subnet and reservation says where it came from; `xdhcp import` listed what was not carried over.",
 		kind, conf, time.Now().UTC().Format(time.DateOnly))
+	if len(r.Config.Subnets) == 0 {
+		// Nothing to serve: say why, statement by statement, and write nothing.
+		rep := report(kind, conf, "", "", r)
+		if c.Bool("json") {
+			writeJSON(c.App.Writer, rep)
+		} else {
+			printImport(c.App.Writer, rep)
+		}
+		return fmt.Errorf("import %s: no subnet with a range or a reservation was carried over: nothing to serve, nothing written", kind)
+	}
 	yaml, err := r.EncodeConfig(header)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", kind, err)

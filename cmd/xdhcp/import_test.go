@@ -93,9 +93,18 @@ func TestImportBadInputWritesNothing(t *testing.T) {
 			t.Fatalf("%s written after an error", f)
 		}
 	}
+	// A file with no subnet to serve: the report, then exit 1, nothing written.
+	os.WriteFile(conf, []byte("option domain-name \"a.b\";\nmax-lease-time 60;\n"), 0o644)
+	out, code, err := runImportApp(t, "import", "isc", "--conf", conf, "--config-out", yamlOut, "--db", db)
+	if code != 1 || err == nil || !strings.Contains(err.Error(), "nothing to serve") || !strings.Contains(out, "dhcpd.conf:2:1: max-lease-time") {
+		t.Fatalf("exit %d, %v\n%s", code, err, out)
+	}
+	if _, err := os.Stat(yamlOut); err == nil {
+		t.Fatal("written without a subnet")
+	}
 	// A clean file: exit 0, nothing listed.
 	os.WriteFile(conf, []byte("authoritative;\nsubnet 198.18.0.0 netmask 255.255.255.0 {\n  range 198.18.0.10 198.18.0.20;\n}\n"), 0o644)
-	out, code, err := runImportApp(t, "import", "isc", "--conf", conf, "--config-out", yamlOut, "--db", db)
+	out, code, err = runImportApp(t, "import", "isc", "--conf", conf, "--config-out", yamlOut, "--db", db)
 	if code != 0 || err != nil || !strings.Contains(out, "everything was carried over") {
 		t.Fatalf("exit %d, %v\n%s", code, err, out)
 	}

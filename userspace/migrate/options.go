@@ -182,6 +182,9 @@ func encodeField(f byte, v Value) ([]byte, error) {
 	case 'I':
 		a, err := netip.ParseAddr(v.Text)
 		if err != nil || !a.Is4() {
+			if strings.ContainsAny(v.Text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") && !v.Quoted {
+				return nil, fmt.Errorf("%q is a host name: xdhcp does not resolve names, give the address", v.Text)
+			}
 			return nil, fmt.Errorf("%q is not an IPv4 address", v.Text)
 		}
 		b := a.As4()

@@ -54,12 +54,12 @@ func (im *importer) hostStmt(h *hostDecl, s *Stmt) {
 			im.skip(s, "only hardware ethernet addresses are carried over")
 			return
 		}
-		mac, err := net.ParseMAC(a[1].Text)
+		mac, err := migrate.ParseHex(a[1].Text) // dhcpd takes 0:0:c0:5d:bd:95
 		if err != nil || len(mac) != 6 {
 			im.skip(s, "%q is not an Ethernet address", a[1].Text)
 			return
 		}
-		h.mac = mac
+		h.mac = net.HardwareAddr(mac)
 	case "fixed-address":
 		for _, v := range args(s, 1) {
 			a, err := addr(v)

@@ -103,6 +103,15 @@ func stripComments(file string, src []byte) ([]byte, error) {
 			}
 			out[j], out[j+1] = ' ', ' '
 			i = j + 1
+		case c == '.' && i > 0 && i+1 < len(out) && out[i+1] >= '0' && out[i+1] <= '9' && (out[i-1] < '0' || out[i-1] > '9'):
+			// Kea reads .5 as 0.5; JSON wants the 0. The blank before it
+			// takes it, so lines and columns stay right.
+			if out[i-1] == ' ' || out[i-1] == '\t' {
+				out[i-1] = '0'
+			} else {
+				out = append(out[:i], append([]byte{'0'}, out[i:]...)...)
+				i++
+			}
 		case c == '<' && bytes.HasPrefix(out[i:], []byte("<?include")):
 			return nil, fmt.Errorf("%s:%d: <?include?> is not supported: give the merged configuration", file, line)
 		}
@@ -192,11 +201,9 @@ func (p *jsonParser) value(depth int) (*Node, error) {
 	return n, nil
 }
 
+// wrap names the place of a decoding error: where the value being read
+// starts (a json.Decoder's SyntaxError offset is not from the file's start).
 func (p *jsonParser) wrap(pos migrate.Pos, err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		pos = offsetPos(p.file, p.src, int(se.Offset))
-	}
 	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%v: the file ends before the configuration does", pos)
 	}

@@ -217,3 +217,14 @@ func TestBadInputNamesTheLine(t *testing.T) {
 		t.Errorf("bad header: %v", err)
 	}
 }
+
+// Kea's own JSON reader takes numbers like .5 (its examples use them).
+func TestLeadingDotNumbers(t *testing.T) {
+	n, err := ParseJSON("x.conf", []byte("{\"a\": .5, \"b\": [-.25],\n \"c\":.75, \"d\": \"x .5\"}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Get("a").Num != "0.5" || n.Get("b").Items[0].Num != "-0.25" || n.Get("c").Num != "0.75" || n.Get("d").Str != "x .5" || n.Get("c").Pos.Line != 2 {
+		t.Fatalf("%+v", n)
+	}
+}

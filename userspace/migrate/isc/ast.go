@@ -111,6 +111,45 @@ func parseFile(file string, src []byte, read ReadFile, chain []string) ([]*Stmt,
 	return stmts, nil
 }
 
+// Each calls fn with the top-level statements of src one at a time,
+// keeping none: memory stays that of one statement whatever the size of
+// the file (a lease file of a large site). Includes are not followed.
+// On a *SyntaxError the statements before the bad one were given to fn.
+func Each(file string, src []byte, fn func(*Stmt)) error {
+	p := &parser{lex: newLexer(file, src)}
+	if err := p.advance(); err != nil {
+		return err
+	}
+	for p.tok.Kind != EOF {
+		if p.tok.is("}") {
+			return syntaxf(p.tok.Pos, "'}' without a matching '{'")
+		}
+		s, err := p.top(0)
+		if err != nil {
+			return err
+		}
+		if s != nil {
+			fn(s)
+		}
+	}
+	return nil
+}
+
+// top reads the next statement of a block (nil for an empty one),
+// naming the top-level statement a file ends in.
+func (p *parser) top(depth int) (*Stmt, error) {
+	if p.tok.is(";") { // an empty statement (as after "};")
+		return nil, p.advance()
+	}
+	start := p.tok.Pos
+	s, err := p.stmt(depth)
+	if se, ok := err.(*SyntaxError); ok && se.AtEOF && depth == 0 && se.Pos != start {
+		se.Msg = fmt.Sprintf("%s (at %v)", se.Msg, se.Pos)
+		se.Pos = start
+	}
+	return s, err
+}
+
 func (p *parser) advance() error {
 	t, err := p.lex.next()
 	p.tok = t
@@ -124,21 +163,12 @@ func (p *parser) block(depth int) ([]*Stmt, error) {
 	}
 	var out []*Stmt
 	for p.tok.Kind != EOF && !p.tok.is("}") {
-		if p.tok.is(";") { // an empty statement (as after "};")
-			if err := p.advance(); err != nil {
-				return out, err
-			}
-			continue
-		}
-		start := p.tok.Pos
-		s, err := p.stmt(depth)
-		if se, ok := err.(*SyntaxError); ok && se.AtEOF && depth == 0 && se.Pos != start {
-			// Name the top-level statement the file ends in.
-			se.Msg = fmt.Sprintf("%s (at %v)", se.Msg, se.Pos)
-			se.Pos = start
-		}
+		s, err := p.top(depth)
 		if err != nil {
 			return out, err
+		}
+		if s == nil {
+			continue
 		}
 		if s.Keyword() == "include" && !s.HasBlock {
 			inc, err := p.include(s)
@@ -155,7 +185,7 @@ func (p *parser) block(depth int) ([]*Stmt, error) {
 
 // stmt reads one statement starting at the current token.
 func (p *parser) stmt(depth int) (*Stmt, error) {
-	s := &Stmt{}
+	s := &Stmt{Words: make([]Token, 0, 8)}
 	start := p.tok.Pos
 	for {
 		t := p.tok

@@ -15,7 +15,7 @@ import (
 
 // record is one `lease ADDR { ... }` of dhcpd.leases.
 type record struct {
-	stmt               *Stmt
+	pos                migrate.Pos
 	ip                 netip.Addr
 	starts, ends, cltt time.Time
 	hasStarts, hasEnds bool
@@ -37,24 +37,17 @@ var htypes = map[string]byte{"ethernet": 1, "token-ring": 6, "fddi": 8, "infinib
 // address wins. now decides what has expired. A file cut short inside its
 // last record (a crash while writing) loses that record only, reported.
 func ImportLeases(file string, src []byte, now time.Time, r *migrate.Result) error {
-	stmts, err := Parse(file, src, nil)
-	var se *SyntaxError
-	switch {
-	case errors.As(err, &se) && se.AtEOF:
-		r.Skip(se.Pos, "(end of file)", "the file ends inside this record (cut short while being written?): %s", se.Msg)
-	case err != nil:
-		return fmt.Errorf("lease file: %w", err)
-	}
 	last := map[netip.Addr]*record{}
 	var order []netip.Addr
 	details := map[string]*aggregate{}
-	for _, s := range stmts {
+	// One record at a time: a large site's file never sits whole in memory.
+	err := Each(file, src, func(s *Stmt) {
 		switch k := s.Keyword(); k {
 		case "lease":
 			rec := readLease(s, now, details)
 			if rec == nil {
 				r.Skip(s.Pos(), s.Text(), "want lease IPv4-ADDRESS { ... }")
-				continue
+				return
 			}
 			if _, ok := last[rec.ip]; !ok {
 				order = append(order, rec.ip)
@@ -72,6 +65,13 @@ func ImportLeases(file string, src []byte, now time.Time, r *migrate.Result) err
 		default:
 			r.Skip(s.Pos(), s.Text(), "not carried over")
 		}
+	})
+	var se *SyntaxError
+	switch {
+	case errors.As(err, &se) && se.AtEOF:
+		r.Skip(se.Pos, "(end of file)", "the file ends inside this record (cut short while being written?): %s", se.Msg)
+	case err != nil:
+		return fmt.Errorf("lease file: %w", err)
 	}
 	for _, ip := range order {
 		r.Read[last[ip].state]++
@@ -147,7 +147,7 @@ func readLease(s *Stmt, now time.Time, details map[string]*aggregate) *record {
 	if err != nil {
 		return nil
 	}
-	rec := &record{stmt: s, ip: ip}
+	rec := &record{pos: s.Pos(), ip: ip}
 	explicit := false
 	for _, b := range s.Block {
 		k := b.Keyword()
@@ -232,7 +232,7 @@ func readLease(s *Stmt, now time.Time, details map[string]*aggregate) *record {
 // toLease maps a record's binding state onto the store's states.
 func toLease(rec *record, now time.Time, r *migrate.Result) (lease.Lease, bool) {
 	skip := func(why string, a ...any) (lease.Lease, bool) {
-		r.Skip(rec.stmt.Pos(), "lease "+rec.ip.String(), why, a...)
+		r.Skip(rec.pos, "lease "+rec.ip.String(), why, a...)
 		return lease.Lease{}, false
 	}
 	if rec.bad != "" {

@@ -70,13 +70,13 @@ func equalFold(a, b string) bool {
 // come out as several tokens that the parser joins.
 type lexer struct {
 	file      string
-	src       []byte
+	src       string // words are substrings of it: no copy per token
 	off       int
 	line, col int
 }
 
 func newLexer(file string, src []byte) *lexer {
-	return &lexer{file: file, src: src, line: 1, col: 1}
+	return &lexer{file: file, src: string(src), line: 1, col: 1}
 }
 
 func (l *lexer) peekByte() (byte, bool) {
@@ -138,9 +138,9 @@ func (l *lexer) next() (Token, error) {
 		for c, ok := l.peekByte(); ok && isWordByte(c); c, ok = l.peekByte() {
 			l.advance()
 		}
-		return Token{Kind: Word, Text: string(l.src[start:l.off]), Pos: pos}, nil
+		return Token{Kind: Word, Text: l.src[start:l.off], Pos: pos}, nil
 	}
-	return Token{Kind: Punct, Text: string(c), Pos: pos}, nil
+	return Token{Kind: Punct, Text: l.src[l.off-1 : l.off], Pos: pos}, nil
 }
 
 func (l *lexer) pos() migrate.Pos { return migrate.Pos{File: l.file, Line: l.line, Col: l.col} }

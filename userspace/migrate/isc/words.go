@@ -24,10 +24,17 @@ func groups(ws []Token) []migrate.Value {
 			out = append(out, migrate.Value{Text: t.Text, Quoted: true})
 			continue
 		}
+		j := i
+		for j+1 < len(ws) && glued(ws[j], ws[j+1]) && !ws[j+1].is(",") {
+			j++
+		}
 		text := t.Text
-		for i+1 < len(ws) && glued(ws[i], ws[i+1]) && !ws[i+1].is(",") {
-			i++
-			text += ws[i].Text
+		if j > i {
+			var b strings.Builder
+			for _, g := range ws[i : j+1] {
+				b.WriteString(g.Text)
+			}
+			text, i = b.String(), j
 		}
 		out = append(out, migrate.Value{Text: text})
 	}

@@ -10,7 +10,6 @@
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
-#include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
@@ -23,6 +22,7 @@
 #define IP_FRAG_MASK 0x3fff
 #define IP_MIN_HDR_LEN 20
 #define IPV4_NO_OPTIONS 0x45 // version 4, header length 5 words
+#define IP_PROTO_UDP 17
 #define DHCP_SERVER_PORT 67
 
 #define BOOTREQUEST 1
@@ -82,6 +82,8 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 // Why a packet got its verdict; userspace/decide.Reason has the same values.
+// Past REASON_MAX: what the parsing and rule steps return to say "go on",
+// never a verdict and never counted (loader's tests check both lists).
 enum xdhcp_reason {
 	REASON_NOT_DHCP = 0,
 	REASON_FRAGMENT,
@@ -98,11 +100,11 @@ enum xdhcp_reason {
 	REASON_OWNED,
 	REASON_SECS_OVERRIDE,
 	REASON_PARTNER_DROPPED,
-	REASON_MAX,
+	REASON_MAX, // the number of reasons, and of verdict counters
+	PARSE_OK,     // a parser read its part: go on (else it returns the reason to stop with)
+	OPT_CONTINUE, // the option walk goes on to the next option
+	HASH_GATE,    // the message rules leave the verdict to the client's bucket
 };
-
-// Parsers return PARSE_OK to go on, or the reason to stop with.
-#define PARSE_OK REASON_MAX
 
 enum xdhcp_role { ROLE_PRIMARY = 0, ROLE_SECONDARY = 1 };
 
@@ -241,7 +243,7 @@ static __always_inline int plain_udp67(void *data, void *data_end, __u32 *bootp_
 	struct udphdr *udp = (void *)(ip + 1);
 	if ((void *)(udp + 1) > data_end)
 		return 0;
-	if (eth->h_proto != bpf_htons(ETH_P_IP) || *(__u8 *)ip != IPV4_NO_OPTIONS || ip->protocol != IPPROTO_UDP ||
+	if (eth->h_proto != bpf_htons(ETH_P_IP) || *(__u8 *)ip != IPV4_NO_OPTIONS || ip->protocol != IP_PROTO_UDP ||
 	    (ip->frag_off & bpf_htons(IP_FRAG_MASK)) || udp->dest != bpf_htons(DHCP_SERVER_PORT))
 		return 0;
 	__u32 udp_len = bpf_ntohs(udp->len);
@@ -279,7 +281,7 @@ static __always_inline int parse_l2_l4(void *data, void *data_end, __u32 *bootp_
 	if ((void *)(ip + 1) > data_end || ip->version != 4)
 		return REASON_NOT_DHCP;
 	__u32 ihl = ip->ihl * 4;
-	if (ihl < IP_MIN_HDR_LEN || data + off + ihl > data_end || ip->protocol != IPPROTO_UDP)
+	if (ihl < IP_MIN_HDR_LEN || data + off + ihl > data_end || ip->protocol != IP_PROTO_UDP)
 		return REASON_NOT_DHCP;
 	if (ip->frag_off & bpf_htons(IP_FRAG_MASK))
 		return REASON_FRAGMENT;
@@ -301,7 +303,6 @@ static __always_inline int parse_l2_l4(void *data, void *data_end, __u32 *bootp_
 // option_step is one step of the option walk at *off: it records what the
 // rule needs and moves *off to the next option. It returns OPT_CONTINUE,
 // PARSE_OK (END, or the end of the area) or REASON_MALFORMED.
-#define OPT_CONTINUE (REASON_MAX + 2)
 static __always_inline int option_step(void *data_end, __u8 *opts, __u32 opt_off, __u32 limit, __u32 *offp,
 				       struct request *req)
 {
@@ -592,9 +593,6 @@ static __always_inline int hash_gate(struct xdp_md *ctx, __u32 bootp_off, const 
 		count_relay(req, reason, secs);
 	return reason;
 }
-
-// HASH_GATE is what the message rules return when the hash decides.
-#define HASH_GATE (REASON_MAX + 1)
 
 // server_id_gate: a message naming a server belongs to that server. With no
 // identifiers configured this server cannot tell, so the hash decides.

@@ -27,6 +27,15 @@ func TestReasonEnumMatchesC(t *testing.T) {
 			t.Errorf("C reason %d is %s in Go, want %s", v, got, name)
 		}
 	}
+	// The steps' "go on" results share the enum, past every counter, and
+	// are distinct: a sentinel can neither be counted nor pass for another.
+	sentinels := map[xdhcpXdhcpReason]bool{}
+	for _, s := range []xdhcpXdhcpReason{xdhcpXdhcpReasonPARSE_OK, xdhcpXdhcpReasonOPT_CONTINUE, xdhcpXdhcpReasonHASH_GATE} {
+		if s <= xdhcpXdhcpReasonREASON_MAX || sentinels[s] {
+			t.Errorf("sentinel %d overlaps a reason, the counter count or another sentinel", s)
+		}
+		sentinels[s] = true
+	}
 	if !strings.Contains(decide.Reason(99).String(), "99") {
 		t.Error("unknown reasons must print their number")
 	}

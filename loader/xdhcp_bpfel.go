@@ -73,6 +73,9 @@ const (
 	xdhcpXdhcpReasonREASON_SECS_OVERRIDE        xdhcpXdhcpReason = 13
 	xdhcpXdhcpReasonREASON_PARTNER_DROPPED      xdhcpXdhcpReason = 14
 	xdhcpXdhcpReasonREASON_MAX                  xdhcpXdhcpReason = 15
+	xdhcpXdhcpReasonPARSE_OK                    xdhcpXdhcpReason = 16
+	xdhcpXdhcpReasonOPT_CONTINUE                xdhcpXdhcpReason = 17
+	xdhcpXdhcpReasonHASH_GATE                   xdhcpXdhcpReason = 18
 )
 
 type xdhcpXdhcpRelayStats struct {

@@ -1,3 +1,3 @@
 package loadgen
 
-//go:generate go tool bpf2go -tags linux -target bpfel -type gen_client -type gen_state gen ../../bpf/gen.c -- -O2 -Wall -Werror -I/usr/include/x86_64-linux-gnu
+//go:generate go tool bpf2go -tags linux -target bpfel -type gen_client -type gen_state gen ../../bpf/gen.c -- -O2 -Wall -Werror -nostdinc -I../../bpf/headers

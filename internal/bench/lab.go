@@ -21,12 +21,22 @@ type Lab struct {
 	Out, In string
 	InIndex int
 	ns      netns.NsHandle
+	queues  int
 }
 
 // NewLab creates the namespace name (unique per caller: put the PID in it)
 // and the veth pair inside, both ends up.
-func NewLab(name string) (*Lab, error) {
-	l := &Lab{Name: name, Out: "xbgen0", In: "xbrx0"}
+func NewLab(name string) (*Lab, error) { return NewLabQueues(name, 1) }
+
+// NewLabQueues is NewLab with queues transmit and receive queues on each
+// end: with XDP attached, the receiving end polls each receive queue in a
+// NAPI instance of its own, and a frame redirected into the pair from CPU c
+// lands in queue c mod queues.
+func NewLabQueues(name string, queues int) (*Lab, error) {
+	if queues < 1 {
+		return nil, fmt.Errorf("lab %s: %d queues", name, queues)
+	}
+	l := &Lab{Name: name, Out: "xbgen0", In: "xbrx0", queues: queues}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	orig, err := netns.Get()
@@ -62,7 +72,8 @@ func (l *Lab) setup() error {
 			return fmt.Errorf("lab %s: disable IPv6: %w", l.Name, err)
 		}
 	}
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: l.Out}, PeerName: l.In}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: l.Out, NumTxQueues: l.queues, NumRxQueues: l.queues},
+		PeerName: l.In, PeerNumTxQueues: uint32(l.queues), PeerNumRxQueues: uint32(l.queues)}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return fmt.Errorf("lab %s: create veth %s/%s: %w", l.Name, l.Out, l.In, err)
 	}
@@ -115,6 +126,15 @@ func (l *Lab) Do(f func() error) error {
 		errc <- ferr
 	}()
 	return <-errc
+}
+
+// Netlink is a netlink handle inside the lab namespace (close it).
+func (l *Lab) Netlink() (*netlink.Handle, error) {
+	h, err := netlink.NewHandleAt(l.ns)
+	if err != nil {
+		return nil, fmt.Errorf("netlink in namespace %s: %w", l.Name, err)
+	}
+	return h, nil
 }
 
 // Close deletes the namespace, and with it the veth pair.

@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -77,7 +79,9 @@ func currentIndex(iface string) int {
 }
 
 // napiThreads lists the kernel threads polling iface's NAPI instances
-// ("napi/IF-ID", the name cut to 15 bytes as the kernel does).
+// ("napi/IF-ID", the name cut to 15 bytes as the kernel does), in the
+// order of their NAPI IDs when the name keeps them (the IDs are handed out
+// in queue order), else of their pids.
 func napiThreads(iface string) ([]int, error) {
 	prefix := "napi/" + iface + "-"
 	if len(prefix) > 15 {
@@ -87,23 +91,35 @@ func napiThreads(iface string) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	var pids []int
+	type thread struct{ pid, id int }
+	var ts []thread
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
 		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if err != nil || !strings.HasPrefix(strings.TrimSpace(string(comm)), prefix) {
+		name := strings.TrimSpace(string(comm))
+		if err != nil || !strings.HasPrefix(name, prefix) {
 			continue
 		}
-		pids = append(pids, pid)
+		id, err := strconv.Atoi(strings.TrimPrefix(name, prefix))
+		if err != nil {
+			id = 0
+		}
+		ts = append(ts, thread{pid, id})
+	}
+	slices.SortFunc(ts, func(a, b thread) int { return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.pid, b.pid)) })
+	pids := make([]int, len(ts))
+	for i, t := range ts {
+		pids[i] = t.pid
 	}
 	return pids, nil
 }
 
-// pinNAPI pins iface's NAPI threads to cpu and returns their pids.
-func pinNAPI(iface string, cpu int) ([]int, error) {
+// pinNAPI pins iface's NAPI threads, the k-th (in queue order) to
+// cpus[k mod len(cpus)], and returns their pids.
+func pinNAPI(iface string, cpus ...int) ([]int, error) {
 	pids, err := napiThreads(iface)
 	if err != nil {
 		return nil, err
@@ -111,10 +127,11 @@ func pinNAPI(iface string, cpu int) ([]int, error) {
 	if len(pids) == 0 {
 		return nil, fmt.Errorf("no NAPI thread for %s (napi/%s-*): threaded NAPI did not take", iface, iface)
 	}
-	var set unix.CPUSet
-	set.Set(cpu)
 	var errs []error
-	for _, pid := range pids {
+	for k, pid := range pids {
+		var set unix.CPUSet
+		cpu := cpus[k%len(cpus)]
+		set.Set(cpu)
 		if err := unix.SchedSetaffinity(pid, &set); err != nil {
 			errs = append(errs, fmt.Errorf("pin napi thread %d to CPU %d: %w", pid, cpu, err))
 		}

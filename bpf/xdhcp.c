@@ -130,21 +130,29 @@ struct xdhcp_config {
 	__u8 pad[2];
 };
 
+// The hash gate's four outcomes, in the order of their reasons: a counter
+// array indexed by reason - REASON_LB_OFF counts them with one increment.
+#define GATE_FIRST REASON_LB_OFF
+#define GATE_OUTCOMES 4
+_Static_assert(REASON_OWNED == GATE_FIRST + 1 && REASON_SECS_OVERRIDE == GATE_FIRST + 2 &&
+		       REASON_PARTNER_DROPPED == GATE_FIRST + 3 && REASON_MAX == GATE_FIRST + GATE_OUTCOMES,
+	       "the hash gate's reasons must be the last four, in this order");
+
+// Per bucket: hash-gated packets by outcome (lb-off, owned, secs-override,
+// partner-dropped); seen is their sum.
 struct xdhcp_bucket_stats {
-	__u64 seen;
-	__u64 dropped;
-	__u64 overridden;
+	__u64 gated[GATE_OUTCOMES];
 };
 
+// Per relay (giaddr, network order; 0 is "direct", on-link clients):
+// hash-gated requests by outcome (requests is their sum), the largest secs
+// a partner's client was answered at, and when the relay was last seen.
 struct xdhcp_relay_stats {
-	__u32 relay; // giaddr, network order; 0 is "direct" (on-link clients)
+	__u32 relay;
 	__u16 max_override_secs;
 	__u16 pad;
-	__u64 requests; // hash-gated requests through this relay
-	__u64 owned;
-	__u64 partner_dropped;
-	__u64 partner_overridden;
 	__u64 last_seen_ns;
+	__u64 gated[GATE_OUTCOMES];
 };
 
 // Two config slots and an index: the writer fills the idle slot and then
@@ -163,34 +171,30 @@ struct {
 	__type(value, __u32);
 } xdhcp_active SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, REASON_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} xdhcp_verdicts SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NUM_BUCKETS);
-	__type(key, __u32);
-	__type(value, struct xdhcp_bucket_stats);
-} xdhcp_buckets SEC(".maps");
-
-// Verdict counters per receiving interface: a direct-mapped per-CPU table
-// by ifindex (an interface landing on a slot held by another takes it over).
+// Verdict counters per receiving interface: a direct-mapped table by
+// ifindex. An interface landing on a slot held by another takes it over,
+// and the slot's counts move to other_ifaces first, so the totals (the sum
+// of both) stay exact.
 struct xdhcp_iface_stats {
 	__u32 ifindex;
 	__u32 pad;
 	__u64 verdicts[REASON_MAX];
 };
 
+// Every counter of a packet but the relay's, in one per-CPU value: one
+// lookup per packet, one increment per table, no atomics.
+struct xdhcp_counters {
+	struct xdhcp_iface_stats ifaces[IFACE_SLOTS];
+	struct xdhcp_iface_stats other_ifaces; // ifindex unused
+	struct xdhcp_bucket_stats buckets[NUM_BUCKETS];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, IFACE_SLOTS);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct xdhcp_iface_stats);
-} xdhcp_ifaces SEC(".maps");
+	__type(value, struct xdhcp_counters);
+} xdhcp_stats SEC(".maps");
 
 // Per-relay counters in a direct-mapped per-CPU table indexed by a hash of
 // giaddr: an array lookup and no atomics, where an LRU hash cost more than
@@ -232,27 +236,6 @@ struct request {
 	__u8 has_server_id;
 	__u8 overload;
 };
-
-// plain_udp67 is parse_l2_l4's PARSE_OK for the usual frame, untagged IPv4
-// without IP options, unfragmented, to UDP 67 with consistent lengths, at
-// constant offsets; 0 sends every other frame to the general walk.
-static __always_inline int plain_udp67(void *data, void *data_end, __u32 *bootp_len)
-{
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct udphdr *udp = (void *)(ip + 1);
-	if ((void *)(udp + 1) > data_end)
-		return 0;
-	if (eth->h_proto != bpf_htons(ETH_P_IP) || *(__u8 *)ip != IPV4_NO_OPTIONS || ip->protocol != IP_PROTO_UDP ||
-	    (ip->frag_off & bpf_htons(IP_FRAG_MASK)) || udp->dest != bpf_htons(DHCP_SERVER_PORT))
-		return 0;
-	__u32 udp_len = bpf_ntohs(udp->len);
-	if (udp_len < sizeof(*udp) || bpf_ntohs(ip->tot_len) < IP_MIN_HDR_LEN + udp_len ||
-	    (void *)udp + udp_len > data_end)
-		return 0;
-	*bootp_len = udp_len - sizeof(*udp);
-	return 1;
-}
 
 // parse_l2_l4 walks Ethernet, VLAN tags, IPv4 and UDP. It returns PARSE_OK
 // and the BOOTP start and length, or the reason to pass the frame untouched.
@@ -461,7 +444,17 @@ __attribute__((noinline)) int hash_key(struct xdp_md *ctx, __u32 key_off, __u32 
 // (a BPF-to-BPF call and its return thunk cost several ns here).
 static __always_inline __u8 hash_short(const __u8 *key, __u32 len)
 {
-	__u8 h = len;
+	__u64 h = len & 0xff; // 64-bit: every step's index is a byte already, clang adds no mask
+	if (len == ETH_ALEN) { // an Ethernet chaddr, or 61 as type + MAC's length less one: no search
+		PEARSON_STEP(h, key, 5);
+		PEARSON_STEP(h, key, 4);
+		PEARSON_STEP(h, key, 3);
+		PEARSON_STEP(h, key, 2);
+		PEARSON_STEP(h, key, 1);
+		PEARSON_STEP(h, key, 0);
+		return h;
+	}
+	asm volatile("" : "+r"(len)); // else clang folds the test above into the switch
 	switch (len) {
 	case 16: PEARSON_STEP(h, key, 15); // fall through
 	case 15: PEARSON_STEP(h, key, 14); // fall through
@@ -501,30 +494,21 @@ static __always_inline __u8 client_bucket(struct xdp_md *ctx, __u32 bootp_off, c
 	return hash_short(chaddr, req->hlen);
 }
 
+// owns says whether this server owns bucket: its bit in the assignment
+// (set: the primary's), read against the role.
 static __always_inline int owns(const struct xdhcp_config *cfg, __u8 bucket)
 {
-	int primary = (cfg->hba[bucket >> 3] >> (bucket & 7)) & 1;
-	return primary == (cfg->role == ROLE_PRIMARY);
+	__u32 primary = (cfg->hba[bucket >> 3] >> (bucket & 7)) & 1;
+	return primary ^ (cfg->role != ROLE_PRIMARY);
 }
 
 static __always_inline __u16 effective_secs(__u16 secs, const struct xdhcp_config *cfg)
 {
-	if ((cfg->flags & FLAG_SWAP_SECS) && secs > 255 && (secs & 0xff) == 0)
+	if (!(cfg->flags & FLAG_SWAP_SECS))
+		return secs;
+	if (secs > 255 && (secs & 0xff) == 0)
 		return secs >> 8;
 	return secs;
-}
-
-static __always_inline void count_bucket(__u8 bucket, int reason)
-{
-	__u32 key = bucket;
-	struct xdhcp_bucket_stats *s = bpf_map_lookup_elem(&xdhcp_buckets, &key);
-	if (!s)
-		return;
-	s->seen++;
-	if (reason == REASON_PARTNER_DROPPED)
-		s->dropped++;
-	else if (reason == REASON_SECS_OVERRIDE)
-		s->overridden++;
 }
 
 // The coarse clock (the time at the last tick) cached against jiffies. The
@@ -550,48 +534,51 @@ static __always_inline __u64 coarse_now(void)
 	return xdhcp_clock.ns;
 }
 
-static __always_inline void count_relay(const struct request *req, int reason, __u16 secs)
+// count_relay counts a hash-gated packet (outcome g) for its relay. Only
+// what changed is written: the outcome's counter, the last-seen time once a
+// tick, the largest override secs when it grows, the whole slot when
+// another relay takes it over.
+static __always_inline void count_relay(const struct request *req, __u32 g, __u16 secs)
 {
 	__u32 slot = (req->giaddr * FIBONACCI_32) >> RELAY_SLOT_SHIFT;
 	struct xdhcp_relay_stats *s = bpf_map_lookup_elem(&xdhcp_relays, &slot);
 	if (!s)
 		return;
-	if (s->relay != req->giaddr || !s->requests) {
+	if (s->relay != req->giaddr) {
 		__builtin_memset(s, 0, sizeof(*s));
 		s->relay = req->giaddr;
 	}
-	s->requests++;
-	if (reason == REASON_OWNED)
-		s->owned++;
-	else if (reason == REASON_PARTNER_DROPPED)
-		s->partner_dropped++;
-	else if (reason == REASON_SECS_OVERRIDE) {
-		s->partner_overridden++;
-		if (secs > s->max_override_secs)
-			s->max_override_secs = secs;
-	}
-	s->last_seen_ns = coarse_now(); // a tick is fine, and much cheaper
+	s->gated[g]++;
+	if (g == REASON_SECS_OVERRIDE - GATE_FIRST && secs > s->max_override_secs)
+		s->max_override_secs = secs;
+	__u64 now = coarse_now(); // a tick is fine, and much cheaper
+	if (s->last_seen_ns != now)
+		s->last_seen_ns = now;
 }
 
-// hash_gate: the owner answers; the partner only once secs reaches the threshold.
-static __always_inline int hash_gate(struct xdp_md *ctx, __u32 bootp_off, const struct request *req,
-				     const struct xdhcp_config *cfg)
+// hash_gate: the owner answers; the partner only once secs reaches the
+// threshold. The outcome is found as its index among the gate's four
+// reasons, which the counters use as it is.
+static __always_inline int hash_gate(struct xdp_md *ctx, struct xdhcp_counters *st, __u32 bootp_off,
+				     const struct request *req, const struct xdhcp_config *cfg)
 {
 	__u8 bucket = client_bucket(ctx, bootp_off, req, cfg);
-	__u16 secs = effective_secs(req->secs, cfg);
-	int reason;
-	if (cfg->threshold == 0)
-		reason = REASON_LB_OFF;
-	else if (owns(cfg, bucket))
-		reason = REASON_OWNED;
-	else if (secs >= cfg->threshold)
-		reason = REASON_SECS_OVERRIDE;
-	else
-		reason = REASON_PARTNER_DROPPED;
-	count_bucket(bucket, reason);
+	__u16 secs = 0;
+	__u32 g;
+	if (cfg->threshold == 0) {
+		g = REASON_LB_OFF - GATE_FIRST;
+	} else if (owns(cfg, bucket)) {
+		g = REASON_OWNED - GATE_FIRST;
+	} else {
+		secs = effective_secs(req->secs, cfg);
+		g = secs >= cfg->threshold ? REASON_SECS_OVERRIDE - GATE_FIRST : REASON_PARTNER_DROPPED - GATE_FIRST;
+	}
+	g &= GATE_OUTCOMES - 1; // the verifier's bound; no-op
+	if (st)
+		st->buckets[bucket].gated[g]++;
 	if (cfg->flags & FLAG_RELAY_STATS)
-		count_relay(req, reason, secs);
-	return reason;
+		count_relay(req, g, secs);
+	return GATE_FIRST + g;
 }
 
 // server_id_gate: a message naming a server belongs to that server. With no
@@ -616,9 +603,10 @@ static __always_inline int message_rule(const struct request *req, const struct 
 		return REASON_STATE_PASS;
 	if (req->overload)
 		return REASON_OVERLOAD;
+	if (req->msg_type == MSG_DISCOVER) // the flood's kind: one test
+		return HASH_GATE;
 	switch (req->msg_type) {
 	case MSG_NONE:
-	case MSG_DISCOVER:
 	case MSG_INFORM:
 		return HASH_GATE;
 	case MSG_REQUEST:
@@ -637,12 +625,12 @@ static __always_inline int message_rule(const struct request *req, const struct 
 }
 
 // decide: the message rules, then the hash gate (inlined once) if they say so.
-static __always_inline int decide(struct xdp_md *ctx, __u32 bootp_off, const struct request *req,
-				  const struct xdhcp_config *cfg)
+static __always_inline int decide(struct xdp_md *ctx, struct xdhcp_counters *st, __u32 bootp_off,
+				  const struct request *req, const struct xdhcp_config *cfg)
 {
 	int reason = message_rule(req, cfg);
 	if (reason == HASH_GATE)
-		return hash_gate(ctx, bootp_off, req, cfg);
+		return hash_gate(ctx, st, bootp_off, req, cfg);
 	return reason;
 }
 
@@ -656,11 +644,6 @@ static __always_inline const struct xdhcp_config *active_config(void)
 	return bpf_map_lookup_elem(&xdhcp_cfg, &idx);
 }
 
-// PLAIN_BOOTP_OFF is where BOOTP starts in an untagged IPv4 frame without
-// IP options: the shape of nearly every DHCP request.
-#define PLAIN_BOOTP_OFF (ETH_HLEN + IP_MIN_HDR_LEN + UDP_HLEN)
-#define UDP_HLEN 8
-
 // malformed: the configuration decides whether malformed requests are dropped.
 static __always_inline int malformed(int reason, const struct xdhcp_config *cfg)
 {
@@ -669,8 +652,18 @@ static __always_inline int malformed(int reason, const struct xdhcp_config *cfg)
 	return reason;
 }
 
+// decide_parsed applies the configuration to a parsed request: the walk's
+// result (PARSE_OK, or the reason it stopped with), then the rules.
+static __always_inline int decide_parsed(struct xdp_md *ctx, struct xdhcp_counters *st, __u32 bootp_off,
+					 const struct request *req, const struct xdhcp_config *cfg, int parsed)
+{
+	if (parsed != PARSE_OK)
+		return malformed(parsed, cfg);
+	return decide(ctx, st, bootp_off, req, cfg);
+}
+
 // classify parses the BOOTP message at bootp_off and decides its verdict.
-static __always_inline int classify(struct xdp_md *ctx, __u32 bootp_off, __u32 bootp_len)
+static __always_inline int classify(struct xdp_md *ctx, struct xdhcp_counters *st, __u32 bootp_off, __u32 bootp_len)
 {
 	const struct xdhcp_config *cfg = active_config();
 	if (!cfg)
@@ -679,42 +672,107 @@ static __always_inline int classify(struct xdp_md *ctx, __u32 bootp_off, __u32 b
 	void *data_end = (void *)(long)ctx->data_end;
 	__u8 *bootp = data + (bootp_off & 0xff);
 	struct request req = {};
-	int reason = parse_bootp(ctx, bootp, data_end, bootp_off, bootp_len, &req);
-	if (reason != PARSE_OK)
-		return malformed(reason, cfg);
-	return decide(ctx, bootp_off, &req, cfg);
+	int parsed = parse_bootp(ctx, bootp, data_end, bootp_off, bootp_len, &req);
+	return decide_parsed(ctx, st, bootp_off, &req, cfg, parsed);
 }
 
+// The usual frame: untagged IPv4 without IP options, UDP, BOOTP from here.
+#define PLAIN_BOOTP_OFF (ETH_HLEN + IP_MIN_HDR_LEN + UDP_HLEN)
+#define PLAIN_OPTIONS_OFF (PLAIN_BOOTP_OFF + BOOTP_OPTIONS_OFF)
+#define UDP_HLEN 8
 
-static __always_inline void count_iface(struct xdp_md *ctx, int reason)
+// WORD is the 32-bit value of four frame bytes loaded at once.
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WORD(b0, b1, b2, b3) ((__u32)(b0) | (__u32)(b1) << 8 | (__u32)(b2) << 16 | (__u32)(b3) << 24)
+#else
+#define WORD(b0, b1, b2, b3) ((__u32)(b3) | (__u32)(b2) << 8 | (__u32)(b1) << 16 | (__u32)(b0) << 24)
+#endif
+// Bytes 12-15: EtherType IPv4, version 4 with a 5-word header (TOS any).
+#define PLAIN_W12_MASK WORD(0xff, 0xff, 0xff, 0)
+#define PLAIN_W12 WORD(0x08, 0x00, IPV4_NO_OPTIONS, 0)
+// Bytes 20-23: no fragment offset, no more-fragments (TTL any), UDP.
+#define PLAIN_W20_MASK WORD(IP_FRAG_MASK >> 8, IP_FRAG_MASK & 0xff, 0, 0xff)
+#define PLAIN_W20 WORD(0, 0, 0, IP_PROTO_UDP)
+// Bytes 42-45 (BOOTP op, htype, hlen, hops): op and hlen.
+#define PLAIN_W42_OP(w) ((w) & WORD(0xff, 0, 0, 0))
+#define PLAIN_W42_HLEN(w) (((w) & WORD(0, 0, 0xff, 0)) >> (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 16 : 8))
+
+// plain_request reads the usual frame at constant offsets, a word at a
+// time: untagged IPv4 without options, unfragmented, UDP to 67 with
+// consistent lengths, a BOOTREQUEST with hlen <= 16 and the magic cookie,
+// and at least one option byte. It fills req's fixed fields and returns
+// the BOOTP length, or 0: the general parse then takes the frame (every
+// other shape, and the verdicts these checks leave to it: fragments,
+// malformed lengths, replies, plain BOOTP), so the two agree on every
+// frame. The loads come first and the compares after, so the frame's cache
+// lines are fetched at once rather than one after the other.
+static __always_inline __u32 plain_request(void *data, void *data_end, struct request *req)
 {
+	if (data + PLAIN_OPTIONS_OFF + 1 > data_end)
+		return 0;
+	__u32 w12 = *(__u32 *)(data + 12);
+	__u32 w20 = *(__u32 *)(data + 20);
+	__u16 dport = *(__u16 *)(data + 36);
+	__u32 udp_len = bpf_ntohs(*(__u16 *)(data + 38));
+	__u32 tot_len = bpf_ntohs(*(__u16 *)(data + 16));
+	__u32 w42 = *(__u32 *)(data + PLAIN_BOOTP_OFF);
+	__u32 cookie = *(__u32 *)(data + PLAIN_BOOTP_OFF + BOOTP_COOKIE_OFF);
+	__u32 giaddr = *(__u32 *)(data + PLAIN_BOOTP_OFF + BOOTP_GIADDR_OFF);
+	// Issued before any compare: the frame's lines (0: headers; 1: giaddr
+	// and chaddr; 4: cookie and options) are fetched together.
+	asm volatile("" ::"r"(w12), "r"(giaddr), "r"(cookie));
+	if ((w12 & PLAIN_W12_MASK) != PLAIN_W12 || (w20 & PLAIN_W20_MASK) != PLAIN_W20 ||
+	    dport != bpf_htons(DHCP_SERVER_PORT))
+		return 0;
+	// udp_len - UDP_HLEN > BOOTP_OPTIONS_OFF also says udp_len >= UDP_HLEN.
+	if (udp_len <= UDP_HLEN + BOOTP_OPTIONS_OFF || tot_len < IP_MIN_HDR_LEN + udp_len ||
+	    data + ETH_HLEN + IP_MIN_HDR_LEN + udp_len > data_end)
+		return 0;
+	if (PLAIN_W42_OP(w42) != WORD(BOOTREQUEST, 0, 0, 0) || PLAIN_W42_HLEN(w42) > MAX_HLEN ||
+	    cookie != bpf_htonl(DHCP_MAGIC_COOKIE))
+		return 0;
+	req->hlen = PLAIN_W42_HLEN(w42);
+	req->secs = bpf_ntohs(*(__u16 *)(data + PLAIN_BOOTP_OFF + BOOTP_SECS_OFF));
+	req->ciaddr = *(__u32 *)(data + PLAIN_BOOTP_OFF + BOOTP_CIADDR_OFF);
+	req->giaddr = giaddr;
+	return udp_len - UDP_HLEN;
+}
+
+// stats is this CPU's counters (never absent: a per-CPU array of one).
+static __always_inline struct xdhcp_counters *stats(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&xdhcp_stats, &zero);
+}
+
+// take_slot gives interface slot s to ifindex, its counts moved to
+// other_ifaces. A call: it runs when an interface first shows up.
+static __attribute__((noinline)) void take_slot(struct xdhcp_counters *st, struct xdhcp_iface_stats *s, __u32 ifindex)
+{
+	for (int r = 0; r < REASON_MAX; r++) {
+		st->other_ifaces.verdicts[r] += s->verdicts[r];
+		s->verdicts[r] = 0;
+	}
+	s->ifindex = ifindex;
+}
+
+// DROPPING has a bit set for each reason whose packets are dropped.
+#define DROPPING (1u << REASON_MALFORMED_DROPPED | 1u << REASON_OTHER_SERVER_DROPPED | 1u << REASON_PARTNER_DROPPED)
+
+// verdict counts the packet under its receiving interface (one increment)
+// and returns the action.
+static __always_inline int verdict(struct xdp_md *ctx, struct xdhcp_counters *st, __u32 reason)
+{
+	if (reason >= REASON_MAX)
+		return XDP_PASS; // cannot happen: only reasons get here
 	__u32 ifindex = ctx->ingress_ifindex;
-	__u32 slot = ifindex & IFACE_SLOT_MASK;
-	struct xdhcp_iface_stats *s = bpf_map_lookup_elem(&xdhcp_ifaces, &slot);
-	if (!s)
-		return;
-	if (s->ifindex != ifindex) {
-		__builtin_memset(s, 0, sizeof(*s));
-		s->ifindex = ifindex;
-	}
-	if (reason >= 0 && reason < REASON_MAX)
+	if (st) {
+		struct xdhcp_iface_stats *s = &st->ifaces[ifindex & IFACE_SLOT_MASK];
+		if (s->ifindex != ifindex)
+			take_slot(st, s, ifindex);
 		s->verdicts[reason]++;
-}
-
-static __always_inline int verdict(struct xdp_md *ctx, int reason)
-{
-	__u32 key = reason;
-	__u64 *n = bpf_map_lookup_elem(&xdhcp_verdicts, &key);
-	if (n)
-		(*n)++;
-	count_iface(ctx, reason);
-	switch (reason) {
-	case REASON_MALFORMED_DROPPED:
-	case REASON_OTHER_SERVER_DROPPED:
-	case REASON_PARTNER_DROPPED:
-		return XDP_DROP;
 	}
-	return XDP_PASS;
+	return (DROPPING >> reason) & 1 ? XDP_DROP : XDP_PASS;
 }
 
 SEC("xdp")
@@ -722,19 +780,30 @@ int xdhcp_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u32 bootp_off = 0, bootp_len = 0;
+	struct xdhcp_counters *st = stats();
+	struct request req = {};
+	int reason;
 
-	// The usual frame takes the same steps with every offset a constant:
-	// clang folds them, and the loads of chaddr and the options need not
-	// wait for the IPv4 header's length to arrive from memory.
-	if (plain_udp67(data, data_end, &bootp_len))
-		return verdict(ctx, classify(ctx, PLAIN_BOOTP_OFF, bootp_len));
-
-	int reason = parse_l2_l4(data, data_end, &bootp_off, &bootp_len);
-	if (reason == PARSE_OK)
-		return verdict(ctx, classify(ctx, bootp_off, bootp_len));
-	if (reason != REASON_MALFORMED)
-		return verdict(ctx, reason);
-	const struct xdhcp_config *cfg = active_config();
-	return verdict(ctx, cfg ? malformed(reason, cfg) : reason);
+	__u32 bootp_len = plain_request(data, data_end, &req);
+	if (bootp_len) {
+		// The usual frame: every offset a constant.
+		const struct xdhcp_config *cfg = active_config();
+		if (!cfg) {
+			reason = REASON_STATE_PASS;
+		} else {
+			int parsed = walk_options(ctx, data_end, PLAIN_OPTIONS_OFF, bootp_len - BOOTP_OPTIONS_OFF, &req);
+			reason = decide_parsed(ctx, st, PLAIN_BOOTP_OFF, &req, cfg, parsed);
+		}
+	} else {
+		__u32 bootp_off = 0;
+		reason = parse_l2_l4(data, data_end, &bootp_off, &bootp_len);
+		if (reason == PARSE_OK) {
+			reason = classify(ctx, st, bootp_off, bootp_len);
+		} else if (reason == REASON_MALFORMED) {
+			const struct xdhcp_config *cfg = active_config();
+			if (cfg)
+				reason = malformed(reason, cfg);
+		}
+	}
+	return verdict(ctx, st, reason);
 }

@@ -58,3 +58,16 @@ func (b *Build) Close() error {
 	b.coll.Close()
 	return nil
 }
+
+// ConfigBytes is the config map's value for rule, as the program reads it
+// (for interpreters of the object, and tests).
+func ConfigBytes(rule decide.Rule) ([]byte, error) {
+	if err := rule.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	raw := toRaw(rule)
+	return binary.Append(nil, binary.LittleEndian, raw)
+}
+
+// Spec is this package's own build of the program, as a collection spec.
+func Spec() (*ebpf.CollectionSpec, error) { return loadXdhcp() }

@@ -49,10 +49,7 @@ func Load(opts LoadOptions) (*Program, error) {
 	if err := spec.LoadAndAssign(&p.objs, co); err != nil {
 		return nil, explainLoad(err)
 	}
-	p.Maps = &Maps{
-		cfg: p.objs.XdhcpCfg, active: p.objs.XdhcpActive, verdicts: p.objs.XdhcpVerdicts,
-		buckets: p.objs.XdhcpBuckets, relays: p.objs.XdhcpRelays, ifaces: p.objs.XdhcpIfaces,
-	}
+	p.Maps = &Maps{cfg: p.objs.XdhcpCfg, active: p.objs.XdhcpActive, stats: p.objs.XdhcpStats, relays: p.objs.XdhcpRelays}
 	return p, nil
 }
 

@@ -17,16 +17,18 @@ var ebpfPermErr = unix.EPERM
 
 // Map names as the kernel knows them (and as pinned under bpffs).
 const (
-	mapConfig   = "xdhcp_cfg"
-	mapActive   = "xdhcp_active"
-	mapVerdicts = "xdhcp_verdicts"
-	mapBuckets  = "xdhcp_buckets"
-	mapRelays   = "xdhcp_relays"
-	mapIfaces   = "xdhcp_ifaces"
+	mapConfig = "xdhcp_cfg"
+	mapActive = "xdhcp_active"
+	mapStats  = "xdhcp_stats"
+	mapRelays = "xdhcp_relays"
 )
 
 // stateMapNames are the maps that outlive a program replace.
-var stateMapNames = [...]string{mapConfig, mapActive, mapVerdicts, mapBuckets, mapRelays, mapIfaces}
+var stateMapNames = [...]string{mapConfig, mapActive, mapStats, mapRelays}
+
+// legacyMapNames are the counters of builds before xdhcp_stats (verdicts,
+// buckets and interfaces apart): their pins are stale after an upgrade.
+var legacyMapNames = [...]string{"xdhcp_verdicts", "xdhcp_buckets", "xdhcp_ifaces"}
 
 func isStateMap(name string) bool {
 	for _, n := range stateMapNames {
@@ -45,20 +47,16 @@ func closeAll(named map[string]*ebpf.Map) {
 
 // Maps is the program's state: its configuration and its counters.
 type Maps struct {
-	cfg, active, verdicts, buckets, relays, ifaces *ebpf.Map
+	cfg, active, stats, relays *ebpf.Map
 }
 
 func (m *Maps) byName() map[string]*ebpf.Map {
-	return map[string]*ebpf.Map{
-		mapConfig: m.cfg, mapActive: m.active, mapVerdicts: m.verdicts,
-		mapBuckets: m.buckets, mapRelays: m.relays, mapIfaces: m.ifaces,
-	}
+	return map[string]*ebpf.Map{mapConfig: m.cfg, mapActive: m.active, mapStats: m.stats, mapRelays: m.relays}
 }
 
 // fromNamed builds Maps from maps found by name (pins or map IDs).
 func fromNamed(named map[string]*ebpf.Map) (*Maps, error) {
-	m := &Maps{cfg: named[mapConfig], active: named[mapActive], verdicts: named[mapVerdicts],
-		buckets: named[mapBuckets], relays: named[mapRelays], ifaces: named[mapIfaces]}
+	m := &Maps{cfg: named[mapConfig], active: named[mapActive], stats: named[mapStats], relays: named[mapRelays]}
 	for name, mp := range m.byName() {
 		if mp == nil {
 			return nil, fmt.Errorf("map %s missing", name)
@@ -191,16 +189,29 @@ func (v Verdicts) Dropped() uint64 {
 	return n
 }
 
-// Verdicts reads the verdict counters.
+// perCPUStats reads every CPU's counters (one value of xdhcp_stats each).
+func (m *Maps) perCPUStats() ([]xdhcpXdhcpCounters, error) {
+	var per []xdhcpXdhcpCounters
+	if err := m.stats.Lookup(uint32(0), &per); err != nil {
+		return nil, fmt.Errorf("read counters: %w", err)
+	}
+	return per, nil
+}
+
+// Verdicts reads the verdict counters: every interface's, and those of
+// interfaces whose slot another took over.
 func (m *Maps) Verdicts() (Verdicts, error) {
 	var v Verdicts
-	var per []uint64
-	for r := range v {
-		if err := m.verdicts.Lookup(uint32(r), &per); err != nil {
-			return v, fmt.Errorf("read verdict counter %s: %w", decide.Reason(r), err)
-		}
-		for _, n := range per {
-			v[r] += n
+	per, err := m.perCPUStats()
+	if err != nil {
+		return v, err
+	}
+	for i := range per {
+		s := &per[i]
+		for _, is := range append(s.Ifaces[:], s.OtherIfaces) {
+			for r, n := range is.Verdicts {
+				v[r] += n
+			}
 		}
 	}
 	return v, nil
@@ -209,21 +220,21 @@ func (m *Maps) Verdicts() (Verdicts, error) {
 // InterfaceVerdicts reads the verdict counters per receiving interface
 // index (of the network namespace the interface lives in).
 func (m *Maps) InterfaceVerdicts() (map[int]Verdicts, error) {
+	per, err := m.perCPUStats()
+	if err != nil {
+		return nil, err
+	}
 	out := map[int]Verdicts{}
-	var per []xdhcpXdhcpIfaceStats
-	for slot := uint32(0); slot < m.ifaces.MaxEntries(); slot++ {
-		if err := m.ifaces.Lookup(slot, &per); err != nil {
-			return nil, fmt.Errorf("read interface slot %d: %w", slot, err)
-		}
-		for _, s := range per {
-			if s.Ifindex == 0 {
+	for i := range per {
+		for _, is := range per[i].Ifaces {
+			if is.Ifindex == 0 {
 				continue
 			}
-			v := out[int(s.Ifindex)]
-			for r, n := range s.Verdicts {
+			v := out[int(is.Ifindex)]
+			for r, n := range is.Verdicts {
 				v[r] += n
 			}
-			out[int(s.Ifindex)] = v
+			out[int(is.Ifindex)] = v
 		}
 	}
 	return out, nil
@@ -236,18 +247,23 @@ type BucketStats struct {
 	Overridden uint64 `json:"overridden"`
 }
 
+// gated indexes the program's per-outcome counters (reason - lb-off).
+func gated(r decide.Reason) int { return int(r - decide.ReasonLBOff) }
+
 // Buckets reads the per-bucket counters.
 func (m *Maps) Buckets() ([256]BucketStats, error) {
 	var out [256]BucketStats
-	var per []xdhcpXdhcpBucketStats
-	for b := range out {
-		if err := m.buckets.Lookup(uint32(b), &per); err != nil {
-			return out, fmt.Errorf("read bucket %d counters: %w", b, err)
-		}
-		for _, s := range per {
-			out[b].Seen += s.Seen
-			out[b].Dropped += s.Dropped
-			out[b].Overridden += s.Overridden
+	per, err := m.perCPUStats()
+	if err != nil {
+		return out, err
+	}
+	for i := range per {
+		for b, s := range per[i].Buckets {
+			for _, n := range s.Gated {
+				out[b].Seen += n
+			}
+			out[b].Dropped += s.Gated[gated(decide.ReasonPartnerDropped)]
+			out[b].Overridden += s.Gated[gated(decide.ReasonSecsOverride)]
 		}
 	}
 	return out, nil
@@ -275,7 +291,11 @@ func (m *Maps) Relays() ([]RelayStats, error) {
 			return nil, fmt.Errorf("read relay slot %d: %w", slot, err)
 		}
 		for _, v := range per {
-			if v.Requests == 0 {
+			var requests uint64
+			for _, n := range v.Gated {
+				requests += n
+			}
+			if requests == 0 {
 				continue
 			}
 			r, ok := byRelay[v.Relay]
@@ -286,10 +306,10 @@ func (m *Maps) Relays() ([]RelayStats, error) {
 				byRelay[v.Relay] = r
 				order = append(order, v.Relay)
 			}
-			r.Requests += v.Requests
-			r.Owned += v.Owned
-			r.PartnerDropped += v.PartnerDropped
-			r.PartnerOverridden += v.PartnerOverridden
+			r.Requests += requests
+			r.Owned += v.Gated[gated(decide.ReasonOwned)]
+			r.PartnerDropped += v.Gated[gated(decide.ReasonPartnerDropped)]
+			r.PartnerOverridden += v.Gated[gated(decide.ReasonSecsOverride)]
 			r.MaxOverrideSecs = max(r.MaxOverrideSecs, v.MaxOverrideSecs)
 			if seen := boot.Add(time.Duration(v.LastSeenNs)); seen.After(r.LastSeen) {
 				r.LastSeen = seen
@@ -318,23 +338,8 @@ func (m *Maps) ResetCounters() error {
 	if err != nil {
 		return fmt.Errorf("count possible CPUs: %w", err)
 	}
-	zero := make([]uint64, ncpu)
-	for r := 0; r < int(decide.NumReasons); r++ {
-		if err := m.verdicts.Update(uint32(r), zero, ebpf.UpdateAny); err != nil {
-			return fmt.Errorf("reset verdict counter: %w", err)
-		}
-	}
-	zb := make([]xdhcpXdhcpBucketStats, ncpu)
-	for b := 0; b < 256; b++ {
-		if err := m.buckets.Update(uint32(b), zb, ebpf.UpdateAny); err != nil {
-			return fmt.Errorf("reset bucket counter: %w", err)
-		}
-	}
-	zi := make([]xdhcpXdhcpIfaceStats, ncpu)
-	for slot := uint32(0); slot < m.ifaces.MaxEntries(); slot++ {
-		if err := m.ifaces.Update(slot, zi, ebpf.UpdateAny); err != nil {
-			return fmt.Errorf("reset interface counters: %w", err)
-		}
+	if err := m.stats.Update(uint32(0), make([]xdhcpXdhcpCounters, ncpu), ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("reset counters: %w", err)
 	}
 	zr := make([]xdhcpXdhcpRelayStats, ncpu)
 	for slot := uint32(0); slot < m.relays.MaxEntries(); slot++ {

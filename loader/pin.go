@@ -82,6 +82,9 @@ func (pd *PinDir) PinMaps(m *Maps) error {
 	if !pd.Persistent {
 		return nil
 	}
+	for _, name := range legacyMapNames {
+		_ = os.Remove(pd.mapPath(name)) // an older build's counters: stale
+	}
 	for name, mp := range m.byName() {
 		path := pd.mapPath(name)
 		if err := mp.Pin(path); err != nil {

@@ -20,10 +20,8 @@ type xdhcpCoarseClock struct {
 }
 
 type xdhcpXdhcpBucketStats struct {
-	_          structs.HostLayout
-	Seen       uint64
-	Dropped    uint64
-	Overridden uint64
+	_     structs.HostLayout
+	Gated [4]uint64
 }
 
 type xdhcpXdhcpConfig struct {
@@ -36,6 +34,13 @@ type xdhcpXdhcpConfig struct {
 	ServerIdCount uint8
 	Flags         uint8
 	Pad           [2]uint8
+}
+
+type xdhcpXdhcpCounters struct {
+	_           structs.HostLayout
+	Ifaces      [64]xdhcpXdhcpIfaceStats
+	OtherIfaces xdhcpXdhcpIfaceStats
+	Buckets     [256]xdhcpXdhcpBucketStats
 }
 
 type xdhcpXdhcpFlags uint32
@@ -79,31 +84,26 @@ const (
 )
 
 type xdhcpXdhcpRelayStats struct {
-	_                 structs.HostLayout
-	Relay             uint32
-	MaxOverrideSecs   uint16
-	Pad               uint16
-	Requests          uint64
-	Owned             uint64
-	PartnerDropped    uint64
-	PartnerOverridden uint64
-	LastSeenNs        uint64
+	_               structs.HostLayout
+	Relay           uint32
+	MaxOverrideSecs uint16
+	Pad             uint16
+	LastSeenNs      uint64
+	Gated           [4]uint64
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	xdhcpMapXdhcpActive   = "xdhcp_active"
-	xdhcpMapXdhcpBuckets  = "xdhcp_buckets"
-	xdhcpMapXdhcpCfg      = "xdhcp_cfg"
-	xdhcpMapXdhcpIfaces   = "xdhcp_ifaces"
-	xdhcpMapXdhcpRelays   = "xdhcp_relays"
-	xdhcpMapXdhcpVerdicts = "xdhcp_verdicts"
-	xdhcpProgXdhcpXdp     = "xdhcp_xdp"
-	xdhcpVarUnusedFlags   = "unused_flags"
-	xdhcpVarUnusedReason  = "unused_reason"
-	xdhcpVarXdhcpClock    = "xdhcp_clock"
+	xdhcpMapXdhcpActive  = "xdhcp_active"
+	xdhcpMapXdhcpCfg     = "xdhcp_cfg"
+	xdhcpMapXdhcpRelays  = "xdhcp_relays"
+	xdhcpMapXdhcpStats   = "xdhcp_stats"
+	xdhcpProgXdhcpXdp    = "xdhcp_xdp"
+	xdhcpVarUnusedFlags  = "unused_flags"
+	xdhcpVarUnusedReason = "unused_reason"
+	xdhcpVarXdhcpClock   = "xdhcp_clock"
 )
 
 // loadXdhcp returns the embedded CollectionSpec for xdhcp.
@@ -155,12 +155,10 @@ type xdhcpProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type xdhcpMapSpecs struct {
-	XdhcpActive   *ebpf.MapSpec `ebpf:"xdhcp_active"`
-	XdhcpBuckets  *ebpf.MapSpec `ebpf:"xdhcp_buckets"`
-	XdhcpCfg      *ebpf.MapSpec `ebpf:"xdhcp_cfg"`
-	XdhcpIfaces   *ebpf.MapSpec `ebpf:"xdhcp_ifaces"`
-	XdhcpRelays   *ebpf.MapSpec `ebpf:"xdhcp_relays"`
-	XdhcpVerdicts *ebpf.MapSpec `ebpf:"xdhcp_verdicts"`
+	XdhcpActive *ebpf.MapSpec `ebpf:"xdhcp_active"`
+	XdhcpCfg    *ebpf.MapSpec `ebpf:"xdhcp_cfg"`
+	XdhcpRelays *ebpf.MapSpec `ebpf:"xdhcp_relays"`
+	XdhcpStats  *ebpf.MapSpec `ebpf:"xdhcp_stats"`
 }
 
 // xdhcpVariableSpecs contains global variables before they are loaded into the kernel.
@@ -192,22 +190,18 @@ func (o *xdhcpObjects) Close() error {
 //
 // It can be passed to loadXdhcpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xdhcpMaps struct {
-	XdhcpActive   *ebpf.Map `ebpf:"xdhcp_active"`
-	XdhcpBuckets  *ebpf.Map `ebpf:"xdhcp_buckets"`
-	XdhcpCfg      *ebpf.Map `ebpf:"xdhcp_cfg"`
-	XdhcpIfaces   *ebpf.Map `ebpf:"xdhcp_ifaces"`
-	XdhcpRelays   *ebpf.Map `ebpf:"xdhcp_relays"`
-	XdhcpVerdicts *ebpf.Map `ebpf:"xdhcp_verdicts"`
+	XdhcpActive *ebpf.Map `ebpf:"xdhcp_active"`
+	XdhcpCfg    *ebpf.Map `ebpf:"xdhcp_cfg"`
+	XdhcpRelays *ebpf.Map `ebpf:"xdhcp_relays"`
+	XdhcpStats  *ebpf.Map `ebpf:"xdhcp_stats"`
 }
 
 func (m *xdhcpMaps) Close() error {
 	return _XdhcpClose(
 		m.XdhcpActive,
-		m.XdhcpBuckets,
 		m.XdhcpCfg,
-		m.XdhcpIfaces,
 		m.XdhcpRelays,
-		m.XdhcpVerdicts,
+		m.XdhcpStats,
 	)
 }
 

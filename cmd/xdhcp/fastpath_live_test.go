@@ -174,7 +174,7 @@ func TestFastPathCommandsWithPins(t *testing.T) {
 	if !strings.Contains(out, `"via": "link"`) {
 		t.Fatalf("attach with host mounts should pin a bpf_link: %s", out)
 	}
-	for _, name := range []string{"xdhcp_cfg", "xdhcp_verdicts", "links/srv0"} {
+	for _, name := range []string{"xdhcp_cfg", "xdhcp_stats", "links/srv0"} {
 		if _, err := os.Stat(filepath.Join(pinDir, name)); err != nil {
 			t.Errorf("pin %s: %v", name, err)
 		}

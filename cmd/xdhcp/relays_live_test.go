@@ -204,7 +204,7 @@ func readMapsJSON(t *testing.T, out string) mapsJSON {
 	return m
 }
 
-var stateMaps = []string{"xdhcp_cfg", "xdhcp_active", "xdhcp_verdicts", "xdhcp_buckets", "xdhcp_relays"}
+var stateMaps = []string{"xdhcp_cfg", "xdhcp_active", "xdhcp_stats", "xdhcp_relays"}
 
 // xdhcp maps, under ip netns exec (nothing pinned visible, the interface is
 // the way in) and with the host's mounts (pins and a bpf_link); bpftool

@@ -108,8 +108,12 @@ func (res *CostResult) Print(w io.Writer) error {
 		if p.Drop {
 			action = "drop"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%.0f\t%.2f (%.2f-%.2f)\n", p.Program, p.Path, p.Reason, action,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%.0f\t%.2f (%.2f-%.2f)", p.Program, p.Path, p.Reason, action,
 			p.NsPerPacket, p.KernelNs, p.RatioToTrivial, p.RatioToTrivialMin, p.RatioToTrivialMax)
+		if p.RatioToXDHCP > 0 {
+			fmt.Fprintf(tw, "  ratio_to_xdhcp %.3f", p.RatioToXDHCP)
+		}
+		fmt.Fprintln(tw)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

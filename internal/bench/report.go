@@ -101,15 +101,15 @@ func (v *GenResult) Print(w io.Writer) error {
 // nanoseconds, every ratio named by its baseline.
 func (res *CostResult) Print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROGRAM\tPATH\tREASON\tACTION\tNS/PACKET\tKERNEL NS\tRATIO TO TRIVIAL (ROUNDS' SPREAD)")
-	fmt.Fprintf(tw, "trivial\tXDP_PASS (baseline)\t-\tpass\t%.1f\t%.0f\t1.00\n", res.TrivialNs, res.TrivialKernelNs)
+	fmt.Fprintln(tw, "PROGRAM\tPATH\tREASON\tACTION\tBPF INSNS\tNS/PACKET\tKERNEL NS\tRATIO TO TRIVIAL (ROUNDS' SPREAD)")
+	fmt.Fprintf(tw, "trivial\tXDP_PASS (baseline)\t-\tpass\t2\t%.1f\t%.0f\t1.00\n", res.TrivialNs, res.TrivialKernelNs)
 	for _, p := range res.Paths {
 		action := "pass"
 		if p.Drop {
 			action = "drop"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%.0f\t%.2f (%.2f-%.2f)", p.Program, p.Path, p.Reason, action,
-			p.NsPerPacket, p.KernelNs, p.RatioToTrivial, p.RatioToTrivialMin, p.RatioToTrivialMax)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\t%.0f\t%.2f (%.2f-%.2f)", p.Program, p.Path, p.Reason, action,
+			p.Insns, p.NsPerPacket, p.KernelNs, p.RatioToTrivial, p.RatioToTrivialMin, p.RatioToTrivialMax)
 		if p.RatioToXDHCP > 0 {
 			fmt.Fprintf(tw, "  ratio_to_xdhcp %.3f", p.RatioToXDHCP)
 		}

@@ -137,6 +137,9 @@ type PathCost struct {
 	RatioToTrivialMin float64 `json:"ratio_to_trivial_min"`
 	RatioToTrivialMax float64 `json:"ratio_to_trivial_max"`
 	Ratio             float64 `json:"ratio"`
+	// Insns is the BPF instructions the path executes (emulate.go): a
+	// count, not a timing, so it does not move with the host.
+	Insns int `json:"bpf_insns"`
 	// RatioToXDHCP (a candidate's path): the median over rounds of its time
 	// over the committed program's on the same path, measured next to it.
 	RatioToXDHCP float64 `json:"ratio_to_xdhcp,omitempty"`
@@ -160,6 +163,7 @@ type CostResult struct {
 // costItem is one thing timed each round: the baseline, or a path of a program.
 type costItem struct {
 	prog    *ebpf.Program
+	spec    *ebpf.CollectionSpec
 	path    Path
 	program string
 	setRule func(Path) error
@@ -213,10 +217,19 @@ func Cost(ctx context.Context, o CostOptions) (*CostResult, error) {
 	type build struct {
 		name string
 		on   map[bool]*loader.Build // by relay stats on
+		spec *ebpf.CollectionSpec
+	}
+	spec, err := loader.Spec()
+	if err != nil {
+		return nil, err
 	}
 	var builds []build
 	for _, c := range o.Candidates {
-		b := build{name: c.Name, on: map[bool]*loader.Build{}}
+		cs, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(c.Object))
+		if err != nil {
+			return nil, fmt.Errorf("candidate %s: %w", c.Name, err)
+		}
+		b := build{name: c.Name, on: map[bool]*loader.Build{}, spec: cs}
 		for _, rs := range []bool{true, false} {
 			r := cfg
 			r.RelayStats = rs
@@ -234,7 +247,7 @@ func Cost(ctx context.Context, o CostOptions) (*CostResult, error) {
 	base := map[int]int{} // item -> its path's xdhcp item
 	for _, p := range paths {
 		x := len(items)
-		items = append(items, costItem{prog: prog.XDP(), path: p, program: "xdhcp",
+		items = append(items, costItem{prog: prog.XDP(), spec: spec, path: p, program: "xdhcp",
 			setRule: func(p Path) error { return prog.SetRule(*configFor(p)) }})
 		for _, b := range builds {
 			lb := b.on[!p.NoRelayStats]
@@ -242,7 +255,7 @@ func Cost(ctx context.Context, o CostOptions) (*CostResult, error) {
 				return nil, fmt.Errorf("candidate %s: %w", b.name, err)
 			}
 			base[len(items)] = x
-			items = append(items, costItem{prog: lb.XDP(), path: p, program: b.name, setRule: func(Path) error { return nil }})
+			items = append(items, costItem{prog: lb.XDP(), spec: b.spec, path: p, program: b.name, setRule: func(Path) error { return nil }})
 		}
 	}
 
@@ -283,6 +296,14 @@ func Cost(ctx context.Context, o CostOptions) (*CostResult, error) {
 			NsPerPacket: median(cpuNs[i]), KernelNs: median(kernelNs[i]),
 			RatioToTrivial: median(ratios), RatioToTrivialMin: slices.Min(ratios), RatioToTrivialMax: slices.Max(ratios)}
 		pc.Ratio = pc.RatioToTrivial
+		action, insns, err := PathInsns(it.spec, *configFor(p), p.Frame)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", it.program, p.Name, err)
+		}
+		if action != uint64(actionOf(p.Reason)) {
+			return nil, fmt.Errorf("%s %s: the emulated program's action %d is not the kernel's %d", it.program, p.Name, action, actionOf(p.Reason))
+		}
+		pc.Insns = insns
 		if x, ok := base[i]; ok {
 			for r := range ratios {
 				ratios[r] = cpuNs[i][r] / cpuNs[x][r]

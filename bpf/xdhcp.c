@@ -292,22 +292,24 @@ static __always_inline int option_step(void *data_end, __u8 *opts, __u32 opt_off
 	__u32 off = *offp;
 	if (off >= limit)
 		return PARSE_OK; // ran to the end without END: tolerated
-	if (off > MAX_OPTIONS_LEN)
-		return REASON_MALFORMED;
 	__u8 *p = opts + bounded(off, OPTIONS_LEN_MASK);
-	if ((void *)(p + 1) > data_end)
-		return REASON_MALFORMED;
+	// The area ends at or before the frame's end (the callers checked the
+	// UDP length against it), so only the area's last byte can lack a
+	// byte behind it: PAD or END there ends the walk, anything else is cut.
+	if ((void *)(p + 2) > data_end) {
+		if ((void *)(p + 1) > data_end)
+			return REASON_MALFORMED;
+		return p[0] == OPT_PAD || p[0] == OPT_END ? PARSE_OK : REASON_MALFORMED;
+	}
 	__u8 code = p[0];
+	__u32 len = p[1]; // for PAD and END a byte read and not used
 	if (code == OPT_PAD) {
 		*offp = bounded(off + 1, OPTIONS_LEN_MASK);
 		return OPT_CONTINUE;
 	}
 	if (code == OPT_END)
 		return PARSE_OK;
-	if (off + 2 > limit || (void *)(p + 2) > data_end)
-		return REASON_MALFORMED;
-	__u32 len = p[1];
-	if (off + 2 + len > limit)
+	if (off + 2 + len > limit) // also off + 2 > limit: an option cut after its code
 		return REASON_MALFORMED;
 	__u8 *v = p + 2;
 	switch (code) {
@@ -434,8 +436,17 @@ __attribute__((noinline)) int hash_key(struct xdp_md *ctx, __u32 key_off, __u32 
 	return h;
 }
 
-// PEARSON_STEP is one step of the RFC 3074 walk, from the last byte down.
-#define PEARSON_STEP(h, p, i) (h) = pearson[(h) ^ (p)[i]]
+// PEARSON_STEP is one step of the RFC 3074 walk, from the last byte down,
+// in 64-bit registers: the key byte and the table entry are bytes already,
+// so their xor indexes the table as it is (the verifier sees the bound).
+// The xor is written out because clang 14 does it in 32 bits and adds a
+// mask to widen it, a sixth instruction on the chain of every step.
+#define PEARSON_STEP(h, p, i)                                  \
+	({                                                     \
+		__u64 __k = (p)[i];                            \
+		asm("%0 ^= %1" : "+r"(h) : "r"(__k));          \
+		(h) = pearson[h];                              \
+	})
 
 // hash_short is hash_key for a key of at most MAX_HLEN bytes whose bytes
 // the caller has bounds-checked, inline: chaddr, or an option 61 with room
@@ -444,7 +455,7 @@ __attribute__((noinline)) int hash_key(struct xdp_md *ctx, __u32 key_off, __u32 
 // (a BPF-to-BPF call and its return thunk cost several ns here).
 static __always_inline __u8 hash_short(const __u8 *key, __u32 len)
 {
-	__u64 h = len & 0xff; // 64-bit: every step's index is a byte already, clang adds no mask
+	__u64 h = len & 0xff;
 	if (len == ETH_ALEN) { // an Ethernet chaddr, or 61 as type + MAC's length less one: no search
 		PEARSON_STEP(h, key, 5);
 		PEARSON_STEP(h, key, 4);

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"golang.org/x/sys/unix"
 
 	"github.com/xdhcp/xdhcp/internal/frames"
 	"github.com/xdhcp/xdhcp/internal/labnet"
@@ -286,6 +287,12 @@ func TestBOOTPEdgesInKernel(t *testing.T) {
 		{"option 54 length 3", raw(53, 1, 3, 54, 3, 1, 2, 3, 255), decide.ReasonMalformed},
 		{"option 50 length 5", raw(53, 1, 1, 50, 5, 1, 2, 3, 4, 5, 255), decide.ReasonMalformed},
 		{"lone option code", raw(53, 1, 1, 12), decide.ReasonMalformed},
+		{"PAD as the frame's last byte", raw(53, 1, 1, 0), decide.ReasonOwned},
+		{"END as the frame's last byte", raw(53, 1, 1, 255), decide.ReasonOwned},
+		// Ethernet padding past the UDP length: an option cut at the
+		// UDP length is cut, whatever bytes follow in the frame.
+		{"option cut at the UDP length, frame padded", append(raw(53, 1, 1, 12), 3, 'a', 'b', 'c', 255), decide.ReasonMalformed},
+		{"END past the UDP length", append(raw(53, 1, 1), 255, 0, 0), decide.ReasonOwned},
 		{"too many pads", raw(append(pads, 53, 1, 1, 255)...), decide.ReasonMalformed},
 		{"bad cookie (plain BOOTP)", func() []byte {
 			b := msg(t, macP, 0).ToBytes()
@@ -515,6 +522,12 @@ func TestInterfaceSlotTakeover(t *testing.T) {
 	}
 	run := func(ifindex uint32, n int) {
 		err := ns.Do(func() error {
+			// One CPU for every run: the counters are per CPU.
+			var cpu0 unix.CPUSet
+			cpu0.Set(0)
+			if err := unix.SchedSetaffinity(0, &cpu0); err != nil {
+				return err
+			}
 			for i := 0; i < n; i++ {
 				ret, err := p.XDP().Run(&ebpfRunOptions{Data: frames.Discover(macP, 0),
 					Context: xdpMd{DataEnd: uint32(len(frames.Discover(macP, 0))), IngressIfindex: ifindex}})

@@ -1,20 +1,33 @@
 #!/usr/bin/env bash
 # Raw UDP/67 load at line rate with the kernel's pktgen module, on hosts that
-# have it. pktgen sends one fixed UDP payload (optionally with ranges of IP
-# addresses, ports and MACs); it cannot carry a DHCP body whose chaddr, xid
-# and secs change per packet, so the receiving xdhcp sees one client over and
-# over. For real DHCP load use `xdhcp bench gen` (BPF live frames).
+# have it: the NIC's and the receiving queues' ceiling under a trivial XDP
+# program, and how the receiver's RSS spreads a flood over its queues.
+# pktgen sends one fixed payload (its own header, then zeros): it cannot
+# carry a DHCP body, so the receiving xdhcp classifies every frame as
+# not-request and passes it. For DHCP load (a chaddr, xid and secs per
+# packet) use `xdhcp bench gen` (BPF live frames; it also sends out of real
+# NICs whose driver takes XDP redirects).
 #
 # Usage: scripts/pktgen.sh --iface IF [--count N] [--rate PPS] [--size BYTES]
-#                          [--dst-mac MAC] [--threads N]
-# Run it inside a network namespace of your own (ip netns exec NS ...): it
-# sends out of IF only.
+#          [--dst-mac MAC] [--dst-ip IP] [--src-min IP --src-max IP]
+#          [--sport-random] [--threads N] [--first-cpu C]
+#   --threads N     N pktgen kernel threads (kpktgend_C .. on CPUs C..C+N-1),
+#                   thread i sending on transmit queue i of IF
+#   --src-min/max   cycle the IPv4 source over a range (as many relays do):
+#                   the receiver's RSS hashes addresses, so this spreads the
+#                   flood over its queues; clients' own 0.0.0.0:68 ->
+#                   255.255.255.255:67 broadcasts all hash to one queue
+#   --sport-random  a random UDP source port per packet (another RSS spread)
+# Run it inside a network namespace of your own, or on a test host: it sends
+# out of IF only.
 set -euo pipefail
 
-iface="" count=1000000 rate=0 size=342 dst_mac="ff:ff:ff:ff:ff:ff" threads=1
+iface="" count=1000000 rate=0 size=342 dst_mac="ff:ff:ff:ff:ff:ff" threads=1 first_cpu=0
+dst_ip="255.255.255.255" src_min="0.0.0.0" src_max="0.0.0.0" sport_random=0
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 die() { echo "pktgen.sh: $*" >&2; exit 1; }
+ipv4() { [[ "$1" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]]; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -23,7 +36,12 @@ while [ $# -gt 0 ]; do
 	--rate) rate="${2:?--rate needs a value}"; shift 2 ;;
 	--size) size="${2:?--size needs a value}"; shift 2 ;;
 	--dst-mac) dst_mac="${2:?--dst-mac needs a value}"; shift 2 ;;
+	--dst-ip) dst_ip="${2:?--dst-ip needs a value}"; shift 2 ;;
+	--src-min) src_min="${2:?--src-min needs a value}"; shift 2 ;;
+	--src-max) src_max="${2:?--src-max needs a value}"; shift 2 ;;
+	--sport-random) sport_random=1; shift ;;
 	--threads) threads="${2:?--threads needs a value}"; shift 2 ;;
+	--first-cpu) first_cpu="${2:?--first-cpu needs a value}"; shift 2 ;;
 	-h|--help) usage 0 ;;
 	*) echo "pktgen.sh: unknown argument $1" >&2; usage ;;
 	esac
@@ -33,9 +51,13 @@ done
 [[ "$rate" =~ ^[0-9]+$ ]] || die "--rate $rate: want packets per second (0 = as fast as possible)"
 [[ "$size" =~ ^[0-9]+$ ]] && [ "$size" -ge 60 ] && [ "$size" -le 1514 ] || die "--size $size: want 60..1514 bytes"
 [[ "$threads" =~ ^[0-9]+$ ]] && [ "$threads" -ge 1 ] || die "--threads $threads: want at least 1"
+[[ "$first_cpu" =~ ^[0-9]+$ ]] || die "--first-cpu $first_cpu: want a CPU number"
 [[ "$dst_mac" =~ ^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$ ]] || die "--dst-mac $dst_mac: want a MAC like ff:ff:ff:ff:ff:ff"
+for a in "$dst_ip" "$src_min" "$src_max"; do ipv4 "$a" || die "$a: want an IPv4 address"; done
 [ "$(id -u)" -eq 0 ] || die "needs root (pktgen is configured through /proc/net/pktgen)"
 ip link show dev "$iface" >/dev/null 2>&1 || die "interface $iface not found in this network namespace"
+txq=$(ls -d /sys/class/net/"$iface"/queues/tx-* 2>/dev/null | wc -l)
+[ "$txq" -eq 0 ] || [ "$threads" -le "$txq" ] || die "--threads $threads: $iface has $txq transmit queues"
 
 if [ ! -d /proc/net/pktgen ]; then
 	modprobe pktgen 2>/dev/null || true
@@ -48,7 +70,7 @@ pktgen.sh: this kernel ($(uname -r)) has no pktgen: /proc/net/pktgen is missing 
 Use the project's own generator instead; it runs on any kernel >= 5.18 with BPF
 and, unlike pktgen, sends real DHCP messages with a different chaddr, xid and secs
 per packet:
-    xdhcp bench gen --iface $iface --pps max --count $count
+    xdhcp bench gen --iface $iface --pps max --count $count --threads $threads
 (on a veth, attach an XDP program to the peer for the frames to arrive).
 MSG
 	exit 3
@@ -62,13 +84,15 @@ pgset() { # file command: write one pktgen command and check its result
 	fi
 }
 
-nthreads=$(ls -d /proc/net/pktgen/kpktgend_* 2>/dev/null | wc -l)
-[ "$threads" -le "$nthreads" ] || die "--threads $threads: pktgen has $nthreads kernel threads here"
+for ((t = 0; t < threads; t++)); do
+	[ -e "/proc/net/pktgen/kpktgend_$((first_cpu + t))" ] || die "no pktgen thread for CPU $((first_cpu + t)) (kpktgend_$((first_cpu + t)))"
+done
 
 devs=()
 cleanup() {
 	for ((t = 0; t < threads; t++)); do
-		[ -e "/proc/net/pktgen/kpktgend_$t" ] && echo "rem_device_all" >"/proc/net/pktgen/kpktgend_$t" 2>/dev/null || true
+		f="/proc/net/pktgen/kpktgend_$((first_cpu + t))"
+		[ -e "$f" ] && echo "rem_device_all" >"$f" 2>/dev/null || true
 	done
 }
 trap cleanup EXIT
@@ -76,24 +100,34 @@ trap 'echo "stop" >/proc/net/pktgen/pgctrl 2>/dev/null || true' INT TERM
 
 per_thread_count=$(( count / threads ))
 for ((t = 0; t < threads; t++)); do
-	pgset "/proc/net/pktgen/kpktgend_$t" "rem_device_all"
+	kt="/proc/net/pktgen/kpktgend_$((first_cpu + t))"
+	pgset "$kt" "rem_device_all"
 	dev="$iface@$t"
-	pgset "/proc/net/pktgen/kpktgend_$t" "add_device $dev"
+	pgset "$kt" "add_device $dev"
 	f="/proc/net/pktgen/$dev"
-	# A client broadcast: 0.0.0.0:68 -> 255.255.255.255:67, one fixed payload.
+	# A client broadcast by default: 0.0.0.0:68 -> 255.255.255.255:67.
 	for c in "count $per_thread_count" "clone_skb 0" "pkt_size $size" "delay 0" \
-		"dst_mac $dst_mac" "src_min 0.0.0.0" "src_max 0.0.0.0" \
-		"dst_min 255.255.255.255" "dst_max 255.255.255.255" \
-		"udp_src_min 68" "udp_src_max 68" "udp_dst_min 67" "udp_dst_max 67"; do
+		"dst_mac $dst_mac" "src_min $src_min" "src_max $src_max" \
+		"dst_min $dst_ip" "dst_max $dst_ip" \
+		"udp_src_min 68" "udp_src_max 68" "udp_dst_min 67" "udp_dst_max 67" \
+		"queue_map_min $t" "queue_map_max $t"; do
 		pgset "$f" "$c"
 	done
+	if [ "$src_min" != "$src_max" ]; then
+		pgset "$f" "flag IPSRC_RND"
+	fi
+	if [ "$sport_random" -eq 1 ]; then
+		pgset "$f" "udp_src_min 1024"
+		pgset "$f" "udp_src_max 65535"
+		pgset "$f" "flag UDPSRC_RND"
+	fi
 	if [ "$rate" -gt 0 ]; then
 		pgset "$f" "ratep $(( rate / threads ))"
 	fi
 	devs+=("$f")
 done
 
-echo "pktgen: sending $count UDP 0.0.0.0:68 -> 255.255.255.255:67 frames of $size bytes out of $iface ($threads thread(s))" >&2
+echo "pktgen: sending $count UDP $src_min-$src_max -> $dst_ip:67 frames of $size bytes out of $iface ($threads thread(s) on CPUs $first_cpu-$((first_cpu + threads - 1)), one transmit queue each)" >&2
 echo "start" >/proc/net/pktgen/pgctrl
 for f in "${devs[@]}"; do
 	echo "== ${f##*/}"

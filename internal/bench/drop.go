@@ -186,7 +186,11 @@ func Drop(ctx context.Context, o DropOptions) (*DropResult, error) {
 	if err := prog.SetRule(cfg); err != nil {
 		return nil, err
 	}
-	res := &DropResult{Iface: tgt.out, Peer: tgt.in, Clients: o.Clients, Threads: o.Threads, Config: cfg,
+	jit, err := jitInfo(prog.XDP())
+	if err != nil {
+		return nil, err
+	}
+	res := &DropResult{XDHCPJIT: jit, Iface: tgt.out, Peer: tgt.in, Clients: o.Clients, Threads: o.Threads, Config: cfg,
 		RxQueues: o.RxQueues, GeneratorCPUs: plan.gen, RxCPUs: plan.rx, SharedCPUs: plan.shared,
 		Slice: o.Phase, Receiver: "generator's CPU (veth softirq)",
 		Trivial: DropPhase{Program: "trivial XDP_DROP (counts)"}, Reader: DropPhase{Program: "trivial, reading xdhcp's lines"},

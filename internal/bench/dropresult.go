@@ -86,9 +86,11 @@ type DropRound struct {
 	// RatioRates is xdhcp's received-and-dropped rate over the trivial
 	// program's, as measured.
 	RatioRates float64 `json:"ratio_of_rates"`
-	// Candidates: each candidate's ratio to xdhcp by the run's metric.
-	Candidates map[string]float64 `json:"candidate_to_xdhcp,omitempty"`
-	slices     map[string]DropSlice
+	// Candidates: each candidate's ratio to xdhcp, and to the goal's
+	// baseline, by the run's metric.
+	Candidates       map[string]float64 `json:"candidate_to_xdhcp,omitempty"`
+	CandidatesToGoal map[string]float64 `json:"candidate_ratio,omitempty"`
+	slices           map[string]DropSlice
 }
 
 // Names of the receivers.
@@ -121,11 +123,16 @@ func newRound(order []string, sl map[string]DropSlice, perCPU bool, candidates [
 		rd.RatioToTrivialAtLoad = x.Share() / t.Share()
 		rd.RatioToReadingAtLoad = x.Share() / r.Share()
 	}
+	base := t
+	if perCPU {
+		base = r
+	}
 	for _, c := range candidates {
 		if rd.Candidates == nil {
-			rd.Candidates = map[string]float64{}
+			rd.Candidates, rd.CandidatesToGoal = map[string]float64{}, map[string]float64{}
 		}
 		rd.Candidates[c] = m(sl[c]) / m(x)
+		rd.CandidatesToGoal[c] = m(sl[c]) / m(base)
 	}
 	return rd
 }
@@ -188,10 +195,15 @@ type DropResult struct {
 	// RatioRates is the median over rounds of the plain ratio of rates,
 	// xdhcp over trivial.
 	RatioRates float64 `json:"ratio_of_rates"`
-	// CandidateToXDHCP: each candidate over xdhcp by Metric (A/B).
+	// CandidateToXDHCP: each candidate over xdhcp by Metric (A/B);
+	// CandidateRatio: each candidate's Ratio (over RatioBaseline).
 	CandidateToXDHCP map[string]Spread `json:"candidate_to_xdhcp,omitempty"`
-	Goal             float64           `json:"goal_ratio_at_least"`
-	GoalMet          bool              `json:"goal_met"`
+	CandidateRatio   map[string]Spread `json:"candidate_ratio,omitempty"`
+	// XDHCPJIT says where xdhcp's program was JITed in this run (for
+	// bench jit: perf samples to source lines).
+	XDHCPJIT *JITInfo `json:"xdhcp_jit,omitempty"`
+	Goal     float64  `json:"goal_ratio_at_least"`
+	GoalMet  bool     `json:"goal_met"`
 }
 
 // summarize fills the run's figures from its rounds and phases.
@@ -230,9 +242,10 @@ func (res *DropResult) summarize(perCPU bool) {
 		head.Median, head.Min, head.Q1, head.Q3, head.Max, head.Pooled
 	for _, c := range names {
 		if res.CandidateToXDHCP == nil {
-			res.CandidateToXDHCP = map[string]Spread{}
+			res.CandidateToXDHCP, res.CandidateRatio = map[string]Spread{}, map[string]Spread{}
 		}
 		res.CandidateToXDHCP[c] = spreadOf(col(func(r DropRound) float64 { return r.Candidates[c] }), all.Candidates[c])
+		res.CandidateRatio[c] = spreadOf(col(func(r DropRound) float64 { return r.CandidatesToGoal[c] }), all.CandidatesToGoal[c])
 	}
 	res.Goal = DropGoal
 	res.GoalMet = res.Ratio >= DropGoal

@@ -3,6 +3,7 @@ package bench
 import (
 	"net"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -76,5 +77,17 @@ func TestPathInsns(t *testing.T) {
 				t.Errorf("%s: kernel action %d (%v), emulated %d", p.Name, ret, err, action)
 			}
 		}
+	}
+}
+
+// Samples at addresses inside the program count by offset; others not.
+func TestReadPerfOffsets(t *testing.T) {
+	in := "ffffffffc0001000\n  ffffffffc0001041 bpf_prog_x+0x41\nffffffffc0001041\nffffffff81000000 other\nnot a sample\n"
+	got, err := ReadPerfOffsets(strings.NewReader(in), 0xffffffffc0001000, 0x100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != 1 || got[0x41] != 2 {
+		t.Errorf("offsets %v, want 0:1 0x41:2", got)
 	}
 }

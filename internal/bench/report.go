@@ -165,7 +165,8 @@ func (res *DropResult) Print(w io.Writer) error {
 	}
 	slices.Sort(names)
 	for _, c := range names {
-		fmt.Fprintf(w, "candidate %s / xdhcp, %s: %s\n", c, res.Metric, sp(res.CandidateToXDHCP[c]))
+		fmt.Fprintf(w, "candidate %s / xdhcp, %s: %s; candidate / %s: %s\n", c, res.Metric, sp(res.CandidateToXDHCP[c]),
+			res.RatioBaseline, sp(res.CandidateRatio[c]))
 	}
 	return nil
 }

@@ -163,6 +163,9 @@ type DropResult struct {
 	Candidates []DropPhase `json:"candidates,omitempty"`
 	Config     decide.Rule `json:"xdhcp_config"`
 	Rounds     []DropRound `json:"rounds"`
+	// RoundsSkipped had a slice in which the generator or the receiver
+	// got no CPU (a loaded host): they compare nothing and are left out.
+	RoundsSkipped int `json:"rounds_skipped"`
 	// Metric is what the ratios compare: "received per receiving
 	// CPU-second" (receivers on CPUs of their own: the capacity a user
 	// gets from a receiving CPU) or "received per second" (receiver in the

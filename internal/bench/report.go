@@ -151,8 +151,12 @@ func (res *DropResult) Print(w io.Writer) error {
 	if res.RatioBaseline == recvTrivial {
 		head, other, otherName = res.RatioToTrivialSpread, res.RatioToReadingSpread, recvReader
 	}
-	fmt.Fprintf(w, "ratio_to_%s, %s: %s, median of %d rounds of %v slices (goal >= %.1f: %s)\n",
-		baselineName(res.RatioBaseline), res.Metric, sp(head), n, res.Slice, res.Goal, met(res.GoalMet))
+	skipped := ""
+	if res.RoundsSkipped > 0 {
+		skipped = fmt.Sprintf(", %d more skipped: a slice got no CPU", res.RoundsSkipped)
+	}
+	fmt.Fprintf(w, "ratio_to_%s, %s: %s, median of %d rounds of %v slices%s (goal >= %.1f: %s)\n",
+		baselineName(res.RatioBaseline), res.Metric, sp(head), n, res.Slice, skipped, res.Goal, met(res.GoalMet))
 	fmt.Fprintf(w, "ratio_to_%s, %s: %s\n", baselineName(otherName), res.Metric, sp(other))
 	if res.RatioToTrivialAtLoad != nil {
 		fmt.Fprintf(w, "at the same offered load (each rate over the generator's in its own slice): ratio_to_trivial %s; ratio_to_reading %s\n",

@@ -296,20 +296,20 @@ static __always_inline int option_step(void *data_end, __u8 *opts, __u32 opt_off
 	// The area ends at or before the frame's end (the callers checked the
 	// UDP length against it), so only the area's last byte can lack a
 	// byte behind it: PAD or END there ends the walk, anything else is cut.
-	if ((void *)(p + 2) > data_end) {
+	if (unlikely((void *)(p + 2) > data_end)) {
 		if ((void *)(p + 1) > data_end)
 			return REASON_MALFORMED;
 		return p[0] == OPT_PAD || p[0] == OPT_END ? PARSE_OK : REASON_MALFORMED;
 	}
 	__u8 code = p[0];
 	__u32 len = p[1]; // for PAD and END a byte read and not used
-	if (code == OPT_PAD) {
+	if (unlikely(code == OPT_PAD)) {
 		*offp = bounded(off + 1, OPTIONS_LEN_MASK);
 		return OPT_CONTINUE;
 	}
 	if (code == OPT_END)
 		return PARSE_OK;
-	if (off + 2 + len > limit) // also off + 2 > limit: an option cut after its code
+	if (unlikely(off + 2 + len > limit)) // also off + 2 > limit: an option cut after its code
 		return REASON_MALFORMED;
 	__u8 *v = p + 2;
 	switch (code) {
@@ -555,7 +555,7 @@ static __always_inline void count_relay(const struct request *req, __u32 g, __u1
 	struct xdhcp_relay_stats *s = bpf_map_lookup_elem(&xdhcp_relays, &slot);
 	if (!s)
 		return;
-	if (s->relay != req->giaddr) {
+	if (unlikely(s->relay != req->giaddr)) {
 		__builtin_memset(s, 0, sizeof(*s));
 		s->relay = req->giaddr;
 	}
@@ -610,9 +610,9 @@ static __always_inline int server_id_gate(const struct request *req, const struc
 // HASH_GATE when the client's bucket decides.
 static __always_inline int message_rule(const struct request *req, const struct xdhcp_config *cfg)
 {
-	if (cfg->state != STATE_NORMAL)
+	if (unlikely(cfg->state != STATE_NORMAL))
 		return REASON_STATE_PASS;
-	if (req->overload)
+	if (unlikely(req->overload))
 		return REASON_OVERLOAD;
 	if (req->msg_type == MSG_DISCOVER) // the flood's kind: one test
 		return HASH_GATE;
@@ -732,15 +732,15 @@ static __always_inline __u32 plain_request(void *data, void *data_end, struct re
 	// Issued before any compare: the frame's lines (0: headers; 1: giaddr
 	// and chaddr; 4: cookie and options) are fetched together.
 	asm volatile("" ::"r"(w12), "r"(giaddr), "r"(cookie));
-	if ((w12 & PLAIN_W12_MASK) != PLAIN_W12 || (w20 & PLAIN_W20_MASK) != PLAIN_W20 ||
-	    dport != bpf_htons(DHCP_SERVER_PORT))
+	if (unlikely((w12 & PLAIN_W12_MASK) != PLAIN_W12 || (w20 & PLAIN_W20_MASK) != PLAIN_W20 ||
+		     dport != bpf_htons(DHCP_SERVER_PORT)))
 		return 0;
 	// udp_len - UDP_HLEN > BOOTP_OPTIONS_OFF also says udp_len >= UDP_HLEN.
-	if (udp_len <= UDP_HLEN + BOOTP_OPTIONS_OFF || tot_len < IP_MIN_HDR_LEN + udp_len ||
-	    data + ETH_HLEN + IP_MIN_HDR_LEN + udp_len > data_end)
+	if (unlikely(udp_len <= UDP_HLEN + BOOTP_OPTIONS_OFF || tot_len < IP_MIN_HDR_LEN + udp_len ||
+		     data + ETH_HLEN + IP_MIN_HDR_LEN + udp_len > data_end))
 		return 0;
-	if (PLAIN_W42_OP(w42) != WORD(BOOTREQUEST, 0, 0, 0) || PLAIN_W42_HLEN(w42) > MAX_HLEN ||
-	    cookie != bpf_htonl(DHCP_MAGIC_COOKIE))
+	if (unlikely(PLAIN_W42_OP(w42) != WORD(BOOTREQUEST, 0, 0, 0) || PLAIN_W42_HLEN(w42) > MAX_HLEN ||
+		     cookie != bpf_htonl(DHCP_MAGIC_COOKIE)))
 		return 0;
 	req->hlen = PLAIN_W42_HLEN(w42);
 	req->secs = bpf_ntohs(*(__u16 *)(data + PLAIN_BOOTP_OFF + BOOTP_SECS_OFF));
@@ -779,7 +779,7 @@ static __always_inline int verdict(struct xdp_md *ctx, struct xdhcp_counters *st
 	__u32 ifindex = ctx->ingress_ifindex;
 	if (st) {
 		struct xdhcp_iface_stats *s = &st->ifaces[ifindex & IFACE_SLOT_MASK];
-		if (s->ifindex != ifindex)
+		if (unlikely(s->ifindex != ifindex))
 			take_slot(st, s, ifindex);
 		s->verdicts[reason]++;
 	}
@@ -796,7 +796,7 @@ int xdhcp_xdp(struct xdp_md *ctx)
 	int reason;
 
 	__u32 bootp_len = plain_request(data, data_end, &req);
-	if (bootp_len) {
+	if (likely(bootp_len)) {
 		// The usual frame: every offset a constant.
 		const struct xdhcp_config *cfg = active_config();
 		if (!cfg) {

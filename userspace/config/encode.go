@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -35,7 +36,11 @@ func Encode(c *Config, o EncodeOptions) ([]byte, error) {
 		return nil, e.err
 	}
 	if o.Header != "" {
-		doc.HeadComment = "# " + strings.ReplaceAll(strings.TrimRight(o.Header, "\n"), "\n", "\n# ")
+		lines := strings.Split(strings.TrimRight(o.Header, "\n"), "\n")
+		for i, l := range lines {
+			lines[i] = commentText(l)
+		}
+		doc.HeadComment = "# " + strings.Join(lines, "\n# ")
 	}
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
@@ -54,7 +59,16 @@ type encoder struct {
 	err error
 }
 
-func str(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+// str is a string scalar; one holding control characters is written
+// double-quoted, where YAML escapes them (a plain or single-quoted scalar
+// cannot carry them, and the file would not read back).
+func str(s string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
+}
 
 func strs[T fmt.Stringer](vs []T) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
@@ -200,9 +214,20 @@ func (e *encoder) subnet(s *Subnet) *yaml.Node {
 
 func (e *encoder) comment(key any) string {
 	if c := e.o.Comments[key]; c != "" {
-		return "# " + c
+		return "# " + commentText(c)
 	}
 	return ""
+}
+
+// commentText makes s safe for a one-line comment: a comment carries no
+// escapes, so control characters (a name from the source file may hold
+// them) are written as Go escapes.
+func commentText(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 func (e *encoder) reservation(r *Reservation) *yaml.Node {

@@ -60,8 +60,11 @@ type Store struct {
 	offerByClient map[string]netip.Addr
 	offerCount    int
 	pools         []*pool
-	hba           decide.HBA
-	role          decide.Role
+	// taken and busy: the free index (freeindex.go).
+	taken []*fenwick
+	busy  indexedHeap
+	hba   decide.HBA
+	role  decide.Role
 
 	txs, written atomic.Uint64
 	// fault is the last failed commit until one succeeds (see Fault);
@@ -452,9 +455,7 @@ func (s *Store) index(l Lease) {
 	if len(l.Client) > 0 {
 		s.byClient[string(l.Client)] = l.IP
 	}
-	if p := s.poolOf(l.IP); p != nil {
-		p.pushFree(l.IP, s.freeAt(l.IP))
-	}
+	s.track(l.IP, s.now())
 }
 
 // revert undoes an index change whose commit failed, unless someone else
@@ -473,4 +474,5 @@ func (s *Store) revert(l, old Lease, had bool) {
 	if len(l.Client) > 0 && s.byClient[string(l.Client)] == l.IP {
 		delete(s.byClient, string(l.Client))
 	}
+	s.track(l.IP, s.now())
 }

@@ -136,6 +136,9 @@ func (s *Store) freeAt(ip netip.Addr) time.Time {
 	var t time.Time
 	if l, ok := s.byIP[ip]; ok {
 		t = l.Expiry
+		if l.State == Released && l.Start.Before(t) {
+			t = l.Start // free since its release, whatever expiry a partner sent
+		}
 	}
 	if o, ok := s.offers[ip]; ok && o.until.After(t) {
 		t = o.until

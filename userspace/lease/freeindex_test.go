@@ -103,7 +103,7 @@ func TestFreeIndexMatchesWalk(t *testing.T) {
 		case op < 7:
 			what = "peer"
 			a := addr(u32(ip("198.18.1.10")) + uint32(rnd.IntN(40)))
-			s.ApplyPeer(context.Background(), Lease{IP: a, Client: cid(fmt.Sprint("p", rnd.IntN(5))), State: Bound,
+			s.ApplyPeer(context.Background(), Lease{IP: a, Client: cid(fmt.Sprint("p", rnd.IntN(5))), State: State(1 + rnd.IntN(3)),
 				Start: s.now(), Expiry: s.now().Add(time.Duration(rnd.IntN(90)) * time.Second)})
 		case op < 8:
 			what = "share"

@@ -19,12 +19,9 @@ func (s *Store) committer(ctx context.Context) {
 	var last time.Time // when the last write began
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	batch := make([]*commit, 0, 64)
 	for {
-		batch = batch[:0]
 		select {
-		case c := <-s.commits:
-			batch = append(batch, c)
+		case <-s.wake:
 		case r := <-s.compaction.done:
 			s.finishCompaction(r)
 			continue
@@ -32,48 +29,35 @@ func (s *Store) committer(ctx context.Context) {
 			s.drain()
 			return
 		}
-		n := len(batch[0].leases)
 		if wait := s.every - time.Since(last); wait > 0 {
 			timer.Reset(wait)
-		gather:
-			for n < maxBatch {
-				select {
-				case c := <-s.commits:
-					batch = append(batch, c)
-					n += len(c.leases)
-				case <-timer.C:
-					break gather
-				case <-ctx.Done():
-					break gather
-				}
-			}
-			timer.Stop()
-		}
-	more:
-		for n < maxBatch {
 			select {
-			case c := <-s.commits:
-				batch = append(batch, c)
-				n += len(c.leases)
-			default:
-				break more
+			case <-timer.C:
+			case <-ctx.Done(): // write what is queued, then stop
+				timer.Stop()
 			}
+		}
+		batch := s.take()
+		if len(batch) == 0 {
+			continue
 		}
 		last = time.Now()
 		s.write(batch)
+		s.giveBack(batch)
 		s.maybeCompact()
 	}
 }
 
 // drain fails commits that arrive while closing.
 func (s *Store) drain() {
-	for {
-		select {
-		case c := <-s.commits:
-			c.done(errClosed)
-		default:
-			return
-		}
+	s.qmu.Lock()
+	s.closing = true
+	q := s.queue
+	s.queue = nil
+	s.qfull.Broadcast()
+	s.qmu.Unlock()
+	for _, c := range q {
+		c.done(errClosed)
 	}
 }
 

@@ -39,7 +39,7 @@ func TestFreeIndexMatchesWalk(t *testing.T) {
 	c := &clock{t: time.Unix(1e9, 0)}
 	pl := pools("198.18.1.10-198.18.1.49", "198.18.1.100-198.18.1.119")
 	pl[0].Excluded = map[netip.Addr]bool{ip("198.18.1.12"): true, ip("198.18.1.110"): true}
-	s, _ := open(t, "", c, Options{Pools: pl, HBA: decide.MustSplit(128)})
+	s, _ := open(t, "", c, Options{Pools: pl, HBA: decide.MustSplit(128), CommitInterval: -1})
 	rnd := rand.New(rand.NewPCG(1, 2))
 	clients := 30
 	check := func(step int, what string) {

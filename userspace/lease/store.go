@@ -57,7 +57,16 @@ type Store struct {
 	issuer Issuer
 	every  time.Duration // CommitInterval
 
-	commits chan *commit
+	// The commit queue: enqueue appends and wakes the committer only when
+	// it waits for work (one token), so the changes that arrive while it
+	// waits out the interval or syncs cost no hand-off each.
+	qmu     sync.Mutex
+	qfull   *sync.Cond
+	queue   []*commit
+	spare   []*commit
+	qlen    int // leases queued
+	closing bool
+	wake    chan struct{}
 	stop    context.CancelFunc
 	done    chan struct{}
 	// compaction is the committer's background snapshot (compact.go).
@@ -167,13 +176,14 @@ func Open(path string, o Options) (*Store, error) {
 	os.Remove(path + ".compact") // a compaction a crash interrupted: the journal is whole
 	s := &Store{
 		j: j, path: path, log: o.Logger, now: o.Now, issuer: o.Issuer, every: max(o.CommitInterval, 0),
-		commits: make(chan *commit, maxBatch),
-		done:    make(chan struct{}),
-		byIP:    map[netip.Addr]Lease{}, byClient: map[string]netip.Addr{},
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+		byIP: map[netip.Addr]Lease{}, byClient: map[string]netip.Addr{},
 		offers: map[netip.Addr]offer{}, offerByClient: map[string]netip.Addr{},
 		subs: map[int]func(Lease){},
 		hba:  o.HBA, role: o.Role,
 	}
+	s.qfull = sync.NewCond(&s.qmu)
 	if sc.torn > 0 {
 		s.log.Warn("lease store: dropped a record cut short by a crash (never acknowledged)", "db", path, "bytes", sc.torn)
 	}
@@ -224,6 +234,10 @@ func (s *Store) Stats() Stats {
 	return Stats{s.txs.Load(), s.written.Load(), s.failedTxs.Load(), s.notStored.Load(), s.quarantined, s.compactions.Load()}
 }
 
+// maxQueued bounds the leases waiting for the disk: past it, enqueue
+// waits (a stalled disk slows the server rather than growing its memory).
+const maxQueued = 4 * maxBatch
+
 // enqueue queues leases for the next group commit; after runs first with
 // the outcome (index revert, subscribers), then the Pending completes.
 func (s *Store) enqueue(leases []Lease, after func(error)) *Pending {
@@ -234,12 +248,44 @@ func (s *Store) enqueue(leases []Lease, after func(error)) *Pending {
 		}
 		p.complete(err)
 	}}
-	select {
-	case s.commits <- c:
-	case <-s.done:
+	s.qmu.Lock()
+	for s.qlen >= maxQueued && !s.closing {
+		s.qfull.Wait()
+	}
+	if s.closing {
+		s.qmu.Unlock()
 		c.done(errClosed)
+		return p
+	}
+	s.queue = append(s.queue, c)
+	s.qlen += len(leases)
+	s.qmu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default: // a token is waiting already
 	}
 	return p
+}
+
+// take hands the committer everything queued.
+func (s *Store) take() []*commit {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	b := s.queue
+	s.queue, s.spare = s.spare[:0], nil
+	s.qlen = 0
+	s.qfull.Broadcast()
+	return b
+}
+
+// giveBack returns a written batch's slice for reuse.
+func (s *Store) giveBack(b []*commit) {
+	clear(b)
+	s.qmu.Lock()
+	if s.spare == nil && cap(b) <= maxQueued {
+		s.spare = b[:0]
+	}
+	s.qmu.Unlock()
 }
 
 // Subscribe calls fn with every lease this server commits (bind, renew,

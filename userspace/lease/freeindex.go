@@ -93,14 +93,15 @@ func (h *slotHeap) Pop() any {
 // indexedHeap is a slotHeap with a lookup by address.
 type indexedHeap struct {
 	h   slotHeap
-	pos map[netip.Addr]*slot
+	pos map[uint32]*slot // by address (an integer key hashes faster than netip.Addr)
 }
 
 func (x *indexedHeap) put(ip netip.Addr, at time.Time) {
 	if x.pos == nil {
-		x.pos = map[netip.Addr]*slot{}
+		x.pos = map[uint32]*slot{}
 	}
-	if s, ok := x.pos[ip]; ok {
+	k := u32(ip)
+	if s, ok := x.pos[k]; ok {
 		if !s.at.Equal(at) {
 			s.at = at
 			heap.Fix(&x.h, s.i)
@@ -108,14 +109,14 @@ func (x *indexedHeap) put(ip netip.Addr, at time.Time) {
 		return
 	}
 	s := &slot{at: at, ip: ip}
-	x.pos[ip] = s
+	x.pos[k] = s
 	heap.Push(&x.h, s)
 }
 
 func (x *indexedHeap) remove(ip netip.Addr) {
-	if s, ok := x.pos[ip]; ok {
+	if s, ok := x.pos[u32(ip)]; ok {
 		heap.Remove(&x.h, s.i)
-		delete(x.pos, ip)
+		delete(x.pos, u32(ip))
 	}
 }
 

@@ -62,10 +62,10 @@ func TestFreeIndexMatchesWalk(t *testing.T) {
 			}
 		}
 		for _, p := range s.pools {
-			for ip := range p.free.pos {
-				if _, busy := s.busy.pos[ip]; busy {
+			for k := range p.free.pos {
+				if _, busy := s.busy.pos[k]; busy {
 					s.mu.Unlock()
-					t.Fatalf("step %d (%s): %v both busy and free", step, what, ip)
+					t.Fatalf("step %d (%s): %v both busy and free", step, what, addr(k))
 				}
 			}
 		}

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 
+	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
 	"github.com/xdhcp/xdhcp/internal/frames"
@@ -28,8 +30,51 @@ type link struct {
 	xdp    bool       // the XDP program filters this interface
 	prog   uint32     // its program ID, when xdp
 	conn   *net.UDPConn
-	packet int // AF_PACKET fd
+	pc     *ipv4.PacketConn // conn's batch reads and writes (recvmmsg, sendmmsg)
+	packet int              // AF_PACKET fd
 	log    *slog.Logger
+	out    outbox
+}
+
+// batchSize is how many datagrams one recvmmsg or sendmmsg moves at most.
+const batchSize = 64
+
+// outbox holds replies for conn until the end of the batch that made
+// them (a receive batch, a group commit), then sends them with sendmmsg.
+type outbox struct {
+	mu   sync.Mutex
+	msgs []ipv4.Message
+	sent []ipv4.Message // the previous flush's, reused
+}
+
+func (o *outbox) add(payload []byte, to netip.AddrPort) {
+	o.mu.Lock()
+	o.msgs = append(o.msgs, ipv4.Message{Buffers: [][]byte{payload}, Addr: net.UDPAddrFromAddrPort(to)})
+	o.mu.Unlock()
+}
+
+// flush sends what is queued; it returns the count sent and the last error.
+func (l *link) flush() (sent int, err error) {
+	o := &l.out
+	o.mu.Lock()
+	msgs := o.msgs
+	o.msgs, o.sent = o.sent[:0], nil
+	o.mu.Unlock()
+	for len(msgs) > 0 {
+		n, werr := l.pc.WriteBatch(msgs[:min(len(msgs), batchSize)], 0)
+		if werr != nil {
+			// Skip the datagram that failed (counted by the caller), keep going.
+			err, n = werr, max(n, 1)
+		}
+		sent += n
+		msgs = msgs[n:]
+	}
+	o.mu.Lock()
+	if o.sent == nil {
+		o.sent = msgs[:0]
+	}
+	o.mu.Unlock()
+	return sent, err
 }
 
 func openLink(ctx context.Context, name string, log *slog.Logger) (*link, error) {
@@ -68,6 +113,7 @@ func openLink(ctx context.Context, name string, log *slog.Logger) (*link, error)
 		return nil, fmt.Errorf("interface %s: listen on port 67: %w", name, err)
 	}
 	l.conn = pc.(*net.UDPConn)
+	l.pc = ipv4.NewPacketConn(l.conn)
 	// Protocol 0: this socket only sends, it receives nothing.
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -88,12 +134,13 @@ func (l *link) close() {
 	}
 }
 
-// send delivers a reply as Route says.
+// send delivers a reply as Route says: through the IP stack it is queued
+// for the next flush, to a client without an address it leaves at once.
 func (l *link) send(payload []byte, d dhcpserver.Dest) error {
 	switch d.Via {
 	case dhcpserver.ViaRelay, dhcpserver.ViaUnicast:
-		_, err := l.conn.WriteToUDPAddrPort(payload, netip.AddrPortFrom(d.IP, d.Port))
-		return err
+		l.out.add(payload, netip.AddrPortFrom(d.IP, d.Port)) // sent by flush
+		return nil
 	case dhcpserver.ViaBroadcast, dhcpserver.ViaL2:
 		dst := net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 		if d.Via == dhcpserver.ViaL2 {

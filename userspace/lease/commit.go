@@ -96,6 +96,21 @@ encode:
 	for _, c := range batch {
 		c.done(err)
 	}
+	s.subMu.Lock()
+	after := s.afterCommit
+	s.subMu.Unlock()
+	for _, fn := range after {
+		fn()
+	}
+}
+
+// AfterCommits calls fn on the committer after each group commit, once
+// the callbacks of its changes have run: the daemon sends the replies they
+// queued in one system call. fn must be quick.
+func (s *Store) AfterCommits(fn func()) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	s.afterCommit = append(s.afterCommit[:len(s.afterCommit):len(s.afterCommit)], fn)
 }
 
 // compactMin is the journal's least length in records before compaction

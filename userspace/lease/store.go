@@ -93,9 +93,10 @@ type Store struct {
 	failedTxs, notStored atomic.Uint64
 	faultLog             faultLog
 
-	subMu  sync.Mutex
-	subs   map[int]func(Lease)
-	nextID int
+	subMu       sync.Mutex
+	subs        map[int]func(Lease)
+	nextID      int
+	afterCommit []func()
 }
 
 type commit struct {

@@ -393,13 +393,21 @@ func (d *Daemon) reply(l *link, req, resp *dhcpv4.DHCPv4) {
 		return
 	}
 	dest := dhcpserver.Route(req, resp)
-	if err := l.send(resp.ToBytes(), dest); err != nil {
-		d.stats.sendErrors.Add(1)
-		d.log.Warn("send reply", "iface", l.name, "to", dest, "err", err)
-		return
-	}
-	if dest.Via != dhcpserver.ViaRelay && dest.Via != dhcpserver.ViaUnicast {
-		d.stats.replies.Add(1) // sent now; the queued ones count when flushed
+	switch dest.Via {
+	case dhcpserver.ViaRelay, dhcpserver.ViaUnicast:
+		// Sent (and counted) by the next flush.
+		if !l.out.addReply(resp, netip.AddrPortFrom(dest.IP, dest.Port)) {
+			d.stats.sendErrors.Add(1)
+			d.log.Warn("reply with an address that is not IPv4: not sent", "iface", l.name, "to", dest)
+			return
+		}
+	default:
+		if err := l.send(resp.ToBytes(), dest); err != nil {
+			d.stats.sendErrors.Add(1)
+			d.log.Warn("send reply", "iface", l.name, "to", dest, "err", err)
+			return
+		}
+		d.stats.replies.Add(1)
 	}
 	switch dm := d.opts.Metrics.DHCP(); resp.MessageType() {
 	case dhcpv4.MessageTypeOffer:

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/xdhcp/xdhcp/internal/labnet/testlock"
-	"github.com/xdhcp/xdhcp/userspace/daemon"
+	"github.com/xdhcp/xdhcp/userspace/control"
 )
 
 // rssAnon is a process's anonymous resident memory in bytes.
@@ -69,7 +69,7 @@ func newMemLab(t *testing.T) (*serveLab, context.Context) {
 // storeLeasesWritten is the daemon's count of lease records written.
 func (l *serveLab) storeLeasesWritten(t *testing.T) int {
 	t.Helper()
-	st, err := daemon.Dial(l.db() + ".sock").Stats()
+	st, err := control.Dial(l.control()).Stats(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

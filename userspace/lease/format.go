@@ -2,6 +2,7 @@ package lease
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -103,7 +104,7 @@ func keyOf(line []byte) string {
 // changes, appendLeaseJSON falls back to encoding/json (correct, slower)
 // and TestRecordFastEncoderKnowsLease fails until it is taught the field.
 const leaseFields = "IP:netip.Addr Client:lease.ClientID HWAddr:string Hostname:string State:lease.State " +
-	"Start:time.Time Expiry:time.Time IssuedBy:lease.Issuer{Role:decide.Role ServerID:netip.Addr}"
+	"Start:time.Time Expiry:time.Time IssuedBy:lease.Issuer{Role:decide.Role ServerID:netip.Addr} RelayInfo:[]uint8 DNSName:string"
 
 func shapeOf(t reflect.Type) string {
 	var b []byte
@@ -162,7 +163,17 @@ func appendLeaseJSON(b []byte, l Lease) ([]byte, error) {
 	b = appendJSONString(b, l.IssuedBy.Role.String())
 	b = append(b, `,"server_id":"`...)
 	b = l.IssuedBy.ServerID.AppendTo(b)
-	return append(b, `"}}`...), nil
+	b = append(b, `"}`...)
+	if len(l.RelayInfo) > 0 {
+		b = append(b, `,"relay_info":"`...)
+		b = base64.StdEncoding.AppendEncode(b, l.RelayInfo)
+		b = append(b, '"')
+	}
+	if l.DNSName != "" {
+		b = append(b, `,"dns_name":`...)
+		b = appendJSONString(b, l.DNSName)
+	}
+	return append(b, '}'), nil
 }
 
 func appendTime(b []byte, t time.Time) ([]byte, error) {

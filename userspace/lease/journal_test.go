@@ -30,7 +30,8 @@ func randomLease(rnd *rand.Rand) Lease {
 		IP: netip.AddrFrom4([4]byte{198, 18, byte(rnd.IntN(256)), byte(rnd.IntN(256))}), Client: cl,
 		HWAddr: names[rnd.IntN(2)*1], Hostname: names[rnd.IntN(len(names))], State: State(1 + rnd.IntN(3)),
 		Start: times[rnd.IntN(len(times))], Expiry: times[rnd.IntN(len(times))],
-		IssuedBy: Issuer{Role: decide.Role(rnd.IntN(2)), ServerID: netip.AddrFrom4([4]byte{198, 18, 0, byte(rnd.IntN(256))})},
+		IssuedBy:  Issuer{Role: decide.Role(rnd.IntN(2)), ServerID: netip.AddrFrom4([4]byte{198, 18, 0, byte(rnd.IntN(256))})},
+		RelayInfo: cl[:rnd.IntN(len(cl)+1)], DNSName: names[rnd.IntN(len(names))],
 	}
 }
 

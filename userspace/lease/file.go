@@ -18,11 +18,14 @@ import (
 const quarantineSuffix = ".quarantine"
 
 // ReadFile lists the leases in the store file at path without a daemon.
-// A journal is read without its lock (a running daemon only appends, and
-// a record cut short is dropped); a bbolt file of an earlier version is
-// opened read-only and fails after timeout if a daemon holds it.
+// It takes the file's lock shared, so it fails after timeout while a
+// daemon holds the file (ask the daemon instead; lease.Check reads a held
+// file). A bbolt file of an earlier version is read as it is.
 func ReadFile(path string, timeout time.Duration) ([]Lease, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLocked(path, timeout)
+	if errors.Is(err, errLocked) {
+		return nil, fmt.Errorf("read lease store %s: locked by a running daemon", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read lease store %s: %w", path, err)
 	}
@@ -35,6 +38,30 @@ func ReadFile(path string, timeout time.Duration) ([]Lease, error) {
 		return nil, fmt.Errorf("read lease store %s: %w", path, err)
 	}
 	return sortedLeases(sc.leases), nil
+}
+
+// readLocked reads path under a shared lock taken within timeout.
+func readLocked(path string, timeout time.Duration) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, err
+		}
+		if time.Now().After(deadline) {
+			return nil, errLocked
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return io.ReadAll(f)
 }
 
 func sortedLeases(m map[[4]byte]Lease) []Lease {

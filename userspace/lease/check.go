@@ -3,6 +3,7 @@ package lease
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 )
@@ -76,10 +77,15 @@ func Repair(path string, timeout time.Duration) (Report, error) {
 	if r.OK() && r.TornTail == 0 {
 		return r, nil
 	}
-	ls, err := ReadFile(path, timeout)
+	data, err := io.ReadAll(f)
 	if err != nil {
-		return r, err
+		return r, fmt.Errorf("repair lease store %s: %w", path, err)
 	}
+	sc, err := scanJournal(data)
+	if err != nil {
+		return r, fmt.Errorf("repair lease store %s: %w", path, err)
+	}
+	ls := sortedLeases(sc.leases)
 	if err := saveQuarantine(path, r.Bad); err != nil {
 		return r, err
 	}

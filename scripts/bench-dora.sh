@@ -113,18 +113,9 @@ fi
 # 198.18.0.2/15), joined by a veth pair. Servers run there one at a time.
 S=${id}s C=${id}c
 nss=("$S" "$C")
-ip netns add "$S"
-ip netns add "$C"
-ip link add "${id}a" type veth peer name "${id}b"
-ip link set "${id}a" netns "$S"
-ip link set "${id}b" netns "$C"
-ip -n "$S" link set "${id}a" name srv0
-ip -n "$C" link set "${id}b" name pf0
-ip -n "$S" addr add 198.18.0.1/15 dev srv0
-ip -n "$C" addr add 198.18.0.2/15 dev pf0
-for n in "$S" "$C"; do ip -n "$n" link set lo up; done
-ip -n "$S" link set srv0 up
-ip -n "$C" link set pf0 up
+# shellcheck source=scripts/lib-lab.sh
+. "$(dirname "$0")/lib-lab.sh"
+lab_pair "$id"
 
 kea_config() { # $1: multi-threading true|false
 	cat <<JSON

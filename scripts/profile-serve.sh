@@ -33,17 +33,9 @@ if [ -z "$XDHCP" ]; then
 	XDHCP=$tmp/xdhcp
 	(cd "$(dirname "$0")/.." && go build -o "$XDHCP" ./cmd/xdhcp)
 fi
-ip netns add "$S"
-ip netns add "$C"
-ip link add "${id}a" type veth peer name "${id}b"
-ip link set "${id}a" netns "$S"
-ip link set "${id}b" netns "$C"
-ip -n "$S" link set "${id}a" name srv0
-ip -n "$C" link set "${id}b" name pf0
-ip -n "$S" addr add 198.18.0.1/15 dev srv0
-ip -n "$C" addr add 198.18.0.2/15 dev pf0
-ip -n "$S" link set srv0 up
-ip -n "$C" link set pf0 up
+# shellcheck source=scripts/lib-lab.sh
+. "$(dirname "$0")/lib-lab.sh"
+lab_pair "$id"
 # shellcheck disable=SC2086
 ip netns exec "$S" env $XDHCP_ENV "$XDHCP" serve --iface srv0 --subnet 198.18.0.0/15 --range 198.18.0.10-198.19.255.250 \
 	--lease-time 1h --split 256 --xdp off --db "$tmp/l.db" >"$tmp/log" 2>&1 &

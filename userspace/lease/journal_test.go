@@ -72,6 +72,16 @@ func TestRecordFastEncoderKnowsLease(t *testing.T) {
 	}
 }
 
+// openWithFive opens a store at path and binds 198.18.1.10-14.
+func openWithFive(t *testing.T, path string, c *clock) *Store {
+	t.Helper()
+	s := openAt(t, path, c, nil)
+	for i := range 5 {
+		bind(t, s, fmt.Sprint("c", i), ip(fmt.Sprint("198.18.1.", 10+i)), time.Hour)
+	}
+	return s
+}
+
 func journalPath(t *testing.T) string { return filepath.Join(t.TempDir(), "leases.db") }
 
 func openAt(t *testing.T, path string, c *clock, log *slog.Logger) *Store {
@@ -90,10 +100,7 @@ func openAt(t *testing.T, path string, c *clock, log *slog.Logger) *Store {
 func TestTornTailDropped(t *testing.T) {
 	c := &clock{time.Unix(1e9, 0)}
 	path := journalPath(t)
-	s := openAt(t, path, c, nil)
-	for i := range 5 {
-		bind(t, s, fmt.Sprint("c", i), ip(fmt.Sprint("198.18.1.", 10+i)), time.Hour)
-	}
+	s := openWithFive(t, path, c)
 	end := s.j.end
 	s.Close()
 	ghost, _ := appendRecord(nil, Lease{IP: ip("198.18.1.99"), Client: cid("ghost"), State: Bound, Start: c.t, Expiry: c.t.Add(time.Hour)})
@@ -123,10 +130,7 @@ func TestTornTailDropped(t *testing.T) {
 func TestDamagedRecordQuarantined(t *testing.T) {
 	c := &clock{time.Unix(1e9, 0)}
 	path := journalPath(t)
-	s := openAt(t, path, c, nil)
-	for i := range 5 {
-		bind(t, s, fmt.Sprint("c", i), ip(fmt.Sprint("198.18.1.", 10+i)), time.Hour)
-	}
+	s := openWithFive(t, path, c)
 	s.Close()
 	data, _ := os.ReadFile(path)
 	i := bytes.Index(data, []byte(`"198.18.1.12"`))
@@ -161,10 +165,7 @@ func TestDamagedRecordQuarantined(t *testing.T) {
 func TestCheckRepair(t *testing.T) {
 	c := &clock{time.Unix(1e9, 0)}
 	path := journalPath(t)
-	s := openAt(t, path, c, nil)
-	for i := range 5 {
-		bind(t, s, fmt.Sprint("c", i), ip(fmt.Sprint("198.18.1.", 10+i)), time.Hour)
-	}
+	s := openWithFive(t, path, c)
 	data, _ := os.ReadFile(path)
 	data = bytes.Replace(data, []byte(`"state":"bound"`), []byte(`"state":"BOUND"`), 1)
 	f, _ := os.OpenFile(path, os.O_RDWR, 0)

@@ -83,7 +83,8 @@ encode:
 	}
 	if err != nil {
 		s.compaction.failed = true // its index was reverted: the snapshot is stale
-		for _, c := range batch[1:] {
+		n = 0
+		for _, c := range batch {
 			n += len(c.leases)
 		}
 		err = fmt.Errorf("commit %d lease changes to %s: %w", n, s.path, err)

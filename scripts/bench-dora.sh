@@ -228,8 +228,8 @@ for round in $(seq "$ROUNDS"); do
 	done
 done
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-maxof() { tr ' ' '\n' | grep . | sort -g | tail -1; }
+median() { tr ' ' '\n' | { grep . || true; } | sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+maxof() { tr ' ' '\n' | { grep . || true; } | sort -g | tail -1; }
 echo
 echo "median CPU per exchange (us) and worst loss over $ROUNDS rounds; ratio = xdhcp / kea-st (goal <= 0.83, moonshot 0.5):"
 for mode in $MODES; do

@@ -42,10 +42,10 @@ func TestServeMemoryBoundedByPool(t *testing.T) {
 	l.start()
 	pid := l.daemon.Process.Pid
 	stop := startPerfdhcp(t, ctx, l, 3000, 20)
-	time.Sleep(4 * time.Second) // warm-up: every client bound, the heap at its working size
+	time.Sleep(3 * time.Second) // warm-up: every client bound, the heap at its working size
 	before := rssAnon(t, pid)
 	acks0 := l.storeLeasesWritten(t)
-	time.Sleep(10 * time.Second)
+	time.Sleep(8 * time.Second)
 	after := rssAnon(t, pid)
 	acks := l.storeLeasesWritten(t) - acks0
 	out := stop()

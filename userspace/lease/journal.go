@@ -27,6 +27,8 @@ type journal struct {
 	size    int64 // end of the zeros written ahead
 	records int   // records in the file (compaction compares it with the leases)
 	buf     []byte
+	// slowUntil: the disk stalled lately; sync the ordinary way until then.
+	slowUntil time.Time
 }
 
 const (
@@ -250,7 +252,7 @@ func (j *journal) write(buf []byte, n int) error {
 		j.zero(j.end, j.end+int64(len(buf)))
 		return err
 	}
-	if err := fdatasync(j.f); err != nil {
+	if err := j.sync(); err != nil {
 		j.zero(j.end, j.end+int64(len(buf)))
 		return err
 	}
@@ -310,10 +312,35 @@ func writeSnapshot(tmp string, leases []Lease) (*journal, error) {
 	return j, nil
 }
 
-// fdatasync syncs f's data. It goes through the ordinary system call
-// path, so a disk that stalls for seconds stalls only the committer: the
-// P is handed on and DISCOVERs, INFORMs and the failover link go on. The
-// variant that held the P (RawSyscall, no hand-off to another thread)
-// measured about 7% less CPU per exchange here, within the noise, and was
-// not kept for that reason (docs/perf-responder.md).
-func fdatasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
+// slowSync is the sync time past which the disk counts as stalling, and
+// slowFor how long the committer then syncs through the ordinary path.
+const (
+	slowSync = 10 * time.Millisecond
+	slowFor  = time.Minute
+)
+
+// sync makes the records written so far durable. While the disk is quick
+// the sync holds the goroutine's P (RawSyscall): through the ordinary
+// system call path the runtime's monitor hands the P to another thread
+// after 20 us and polls every 20 us meanwhile, which cost about 20% more
+// CPU per exchange (BenchmarkServeDORA, docs/perf-responder.md). With one
+// P that also holds the receive loop for the sync's 0.1-1 ms; after a
+// sync slower than slowSync (a stalling disk) the ordinary path is used
+// for slowFor, so DISCOVERs, INFORMs and the failover link go on while
+// the ACKs wait for the disk.
+func (j *journal) sync() error {
+	start := time.Now()
+	var err error
+	if start.Before(j.slowUntil) {
+		err = unix.Fdatasync(int(j.f.Fd()))
+	} else if _, _, e := unix.RawSyscall(unix.SYS_FDATASYNC, j.f.Fd(), 0, 0); e != 0 {
+		err = e
+	}
+	if time.Since(start) > slowSync {
+		j.slowUntil = time.Now().Add(slowFor)
+	}
+	if err != nil {
+		return &os.PathError{Op: "fdatasync", Path: j.f.Name(), Err: err}
+	}
+	return nil
+}

@@ -115,9 +115,10 @@ func (s *Store) AfterCommits(fn func()) {
 }
 
 // compactMin is the journal's least length in records before compaction
-// is considered; then it compacts once it holds more than twice as many
-// records as there are leases.
-const compactMin = 4096
+// is considered (about 16 MB; a small pool's renewals would otherwise
+// compact it every few seconds); then it compacts once it holds more than
+// twice as many records as there are leases.
+const compactMin = 1 << 16
 
 // compaction rewrites the journal as one record per address, off the hot
 // path: the committer copies the index at a batch boundary (every record
@@ -154,7 +155,7 @@ func (s *Store) maybeCompact() {
 		return
 	}
 	s.mu.Lock()
-	if s.j.records < compactMin || s.j.records <= 2*len(s.byIP) {
+	if s.j.records < s.compactMin || s.j.records <= 2*len(s.byIP) {
 		s.mu.Unlock()
 		return
 	}

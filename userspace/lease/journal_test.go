@@ -241,6 +241,7 @@ func TestCompaction(t *testing.T) {
 	c := &clock{time.Unix(1e9, 0)}
 	path := journalPath(t)
 	s := openAt(t, path, c, nil)
+	s.compactMin = 4096
 	var ps []*Pending
 	for round := range 300 {
 		for i := range 40 {

@@ -69,8 +69,10 @@ type Store struct {
 	wake    chan struct{}
 	stop    context.CancelFunc
 	done    chan struct{}
-	// compaction is the committer's background snapshot (compact.go).
+	// compaction is the committer's background snapshot (commit.go),
+	// considered from compactMin records on (tests lower it).
 	compaction compaction
+	compactMin int
 
 	mu            sync.Mutex
 	byIP          map[netip.Addr]Lease
@@ -176,7 +178,7 @@ func Open(path string, o Options) (*Store, error) {
 	}
 	os.Remove(path + ".compact") // a compaction a crash interrupted: the journal is whole
 	s := &Store{
-		j: j, path: path, log: o.Logger, now: o.Now, issuer: o.Issuer, every: max(o.CommitInterval, 0),
+		j: j, path: path, log: o.Logger, now: o.Now, issuer: o.Issuer, every: max(o.CommitInterval, 0), compactMin: compactMin,
 		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
 		byIP: map[netip.Addr]Lease{}, byClient: map[string]netip.Addr{},

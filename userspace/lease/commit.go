@@ -219,7 +219,7 @@ func (s *Store) switchTo(nj *journal, tail []byte) error {
 		return err
 	}
 	old := s.j
-	nj.path, nj.buf, nj.slowUntil = s.path, old.buf, old.slowUntil
+	nj.path, nj.buf = s.path, old.buf
 	s.j = nj
 	old.close()
 	return nil

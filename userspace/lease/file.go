@@ -203,6 +203,9 @@ func (s *Store) Put(ctx context.Context, ls []Lease) error {
 		if err := l.check(); err != nil {
 			return fmt.Errorf("put leases: %w", err)
 		}
+		if _, err := l.encode(); err != nil {
+			return fmt.Errorf("put lease %v: %w", l.IP, err)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err

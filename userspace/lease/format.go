@@ -48,6 +48,9 @@ func appendRecord(b []byte, l Lease) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
+// encode is the lease's record JSON (Put and imports check it first).
+func (l Lease) encode() ([]byte, error) { return appendLeaseJSON(nil, l) }
+
 // errTorn marks a line that is not a whole record (no CRC, bad CRC).
 var errTorn = errors.New("not a whole record (cut short or overwritten)")
 

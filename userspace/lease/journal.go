@@ -27,8 +27,6 @@ type journal struct {
 	size    int64 // end of the zeros written ahead
 	records int   // records in the file (compaction compares it with the leases)
 	buf     []byte
-	// slowUntil: the disk stalled lately; sync the ordinary way until then.
-	slowUntil time.Time
 }
 
 const (
@@ -312,35 +310,11 @@ func writeSnapshot(tmp string, leases []Lease) (*journal, error) {
 	return j, nil
 }
 
-// slowSync is the sync time past which the disk counts as stalling, and
-// slowFor how long the committer then syncs through the ordinary path.
-const (
-	slowSync = 10 * time.Millisecond
-	slowFor  = time.Minute
-)
-
-// sync makes the records written so far durable. While the disk is quick
-// the sync holds the goroutine's P (RawSyscall): through the ordinary
-// system call path the runtime's monitor hands the P to another thread
-// after 20 us and polls every 20 us meanwhile, which cost about 20% more
-// CPU per exchange (BenchmarkServeDORA, docs/perf-responder.md). With one
-// P that also holds the receive loop for the sync's 0.1-1 ms; after a
-// sync slower than slowSync (a stalling disk) the ordinary path is used
-// for slowFor, so DISCOVERs, INFORMs and the failover link go on while
-// the ACKs wait for the disk.
-func (j *journal) sync() error {
-	start := time.Now()
-	var err error
-	if start.Before(j.slowUntil) {
-		err = unix.Fdatasync(int(j.f.Fd()))
-	} else if _, _, e := unix.RawSyscall(unix.SYS_FDATASYNC, j.f.Fd(), 0, 0); e != 0 {
-		err = e
-	}
-	if time.Since(start) > slowSync {
-		j.slowUntil = time.Now().Add(slowFor)
-	}
-	if err != nil {
-		return &os.PathError{Op: "fdatasync", Path: j.f.Name(), Err: err}
-	}
-	return nil
-}
+// sync makes the records written so far durable, through the ordinary
+// system call path: a disk that stalls then stalls only the committer (the
+// scheduler hands its P on), and DISCOVERs, INFORMs and the failover link
+// go on while the ACKs wait. Holding the P through the sync (RawSyscall)
+// cost 13-27% less CPU per DORA in process, but under the suite's disk
+// contention a slow sync held the one P and OFFERs waited up to 1.2 s
+// (docs/perf-responder.md, step 4).
+func (j *journal) sync() error { return unix.Fdatasync(int(j.f.Fd())) }

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the lab need on Debian: clang for
 # `make generate`, iproute2 for namespaces, and the real DHCP peers the tests
-# talk to (knot: the DNS server of the DDNS tests; bootpc: a BOOTP client).
+# talk to (knot: the DNS server of the DDNS tests; bootpc: a BOOTP client),
+# perf and python3 for scripts/profile-serve.sh.
 # Idempotent; skips apt when everything is there.
 set -euo pipefail
 
 pkgs=(clang llvm libbpf-dev linux-libc-dev iproute2 bpftool tcpdump tshark
       isc-dhcp-client isc-dhcp-relay isc-dhcp-server kea-dhcp4-server kea-admin curl
-      knot bootpc)
-bins=(clang ip bpftool tcpdump dhclient dhcrelay dhcpd kea-dhcp4 perfdhcp curl knotd bootpc)
+      knot bootpc linux-perf python3)
+bins=(clang ip bpftool tcpdump dhclient dhcrelay dhcpd kea-dhcp4 perfdhcp curl knotd bootpc perf python3)
 
 missing=0
 for b in "${bins[@]}"; do

@@ -19,7 +19,8 @@ func leasesCommand() *cli.Command {
 		Usage:    "list the leases of a running daemon, or from the store file",
 		Description: `Asks the daemon on its control socket (GET /v1/leases: the daemon holds the
 store's lock); when no daemon answers there, reads the store file --db
-read-only.`,
+read-only. "xdhcp leases check" looks for damage.`,
+		Subcommands: []*cli.Command{leasesCheckCommand()},
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "db", Value: config.DefaultDB, EnvVars: env("db"), Usage: "lease store `FILE`, read when no daemon answers"},
 			controlFlag,

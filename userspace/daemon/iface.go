@@ -7,12 +7,16 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
 	"github.com/xdhcp/xdhcp/internal/frames"
 	"github.com/xdhcp/xdhcp/userspace/dhcpserver"
+	"github.com/xdhcp/xdhcp/userspace/dhcpwire"
 )
 
 // link is one served interface: a UDP socket on port 67 bound to it for
@@ -28,9 +32,85 @@ type link struct {
 	xdp    bool       // the XDP program filters this interface
 	prog   uint32     // its program ID, when xdp
 	conn   *net.UDPConn
-	packet int // AF_PACKET fd
+	pc     *ipv4.PacketConn // conn's batch reads and writes (recvmmsg, sendmmsg)
+	packet int              // AF_PACKET fd
 	log    *slog.Logger
+	out    outbox
 }
+
+// batchSize is how many datagrams one recvmmsg or sendmmsg moves at most.
+const batchSize = 64
+
+// outbox holds replies for conn until the end of the batch that made
+// them (a receive batch, a group commit), then sends them with sendmmsg.
+// Replies are written into an arena and the messages' slots (addresses
+// included) are reused: a reply costs no allocation here.
+type outbox struct {
+	mu        sync.Mutex
+	msgs      []ipv4.Message
+	arena     []byte
+	sent      []ipv4.Message // the previous flush's, reused
+	sentArena []byte
+}
+
+// addReply queues resp for to; false when it cannot be written (not IPv4).
+func (o *outbox) addReply(resp *dhcpv4.DHCPv4, to netip.AddrPort) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	start := len(o.arena)
+	var ok bool
+	if o.arena, ok = dhcpwire.Append(o.arena, resp); !ok {
+		return false
+	}
+	// The arena may have moved: earlier messages keep the old array alive.
+	payload := o.arena[start:len(o.arena):len(o.arena)]
+	n := len(o.msgs)
+	if n < cap(o.msgs) {
+		o.msgs = o.msgs[:n+1]
+	} else {
+		o.msgs = append(o.msgs, ipv4.Message{})
+	}
+	m := &o.msgs[n]
+	ua, _ := m.Addr.(*net.UDPAddr)
+	if ua == nil {
+		ua = &net.UDPAddr{}
+		m.Addr = ua
+	}
+	a4 := to.Addr().As4()
+	ua.IP, ua.Port = append(ua.IP[:0], a4[:]...), int(to.Port())
+	if len(m.Buffers) == 0 {
+		m.Buffers = make([][]byte, 1)
+	}
+	m.Buffers[0] = payload
+	return true
+}
+
+// flush sends what is queued; it returns the count sent and the last error.
+func (l *link) flush() (sent int, err error) {
+	o := &l.out
+	o.mu.Lock()
+	msgs, arena := o.msgs, o.arena
+	o.msgs, o.arena, o.sent, o.sentArena = o.sent[:0], o.sentArena[:0], nil, nil
+	o.mu.Unlock()
+	for rest := msgs; len(rest) > 0; {
+		n, werr := l.pc.WriteBatch(rest[:min(len(rest), batchSize)], 0)
+		if werr != nil {
+			// Skip the datagram that failed (counted by the caller), keep going.
+			err, n = werr, max(n, 1)
+		}
+		sent += n
+		rest = rest[n:]
+	}
+	o.mu.Lock()
+	if o.sent == nil && cap(arena) <= maxArena {
+		o.sent, o.sentArena = msgs[:0], arena[:0]
+	}
+	o.mu.Unlock()
+	return sent, err
+}
+
+// maxArena bounds the reply arena kept for reuse (a huge burst's is dropped).
+const maxArena = 1 << 20
 
 func openLink(ctx context.Context, name string, log *slog.Logger) (*link, error) {
 	ifi, err := net.InterfaceByName(name)
@@ -68,6 +148,7 @@ func openLink(ctx context.Context, name string, log *slog.Logger) (*link, error)
 		return nil, fmt.Errorf("interface %s: listen on port 67: %w", name, err)
 	}
 	l.conn = pc.(*net.UDPConn)
+	l.pc = ipv4.NewPacketConn(l.conn)
 	// Protocol 0: this socket only sends, it receives nothing.
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -88,7 +169,8 @@ func (l *link) close() {
 	}
 }
 
-// send delivers a reply as Route says.
+// send delivers a reply as Route says, now (the daemon queues most
+// replies through the IP stack with outbox.addReply instead).
 func (l *link) send(payload []byte, d dhcpserver.Dest) error {
 	switch d.Via {
 	case dhcpserver.ViaRelay, dhcpserver.ViaUnicast:

@@ -65,7 +65,30 @@ func (e *Engine) Status() Status {
 	out.ShareSplit = int(s.split)
 	split := decide.MustSplit(int(s.split))
 	e.mu.Unlock()
+	if fc, ok := e.o.Bindings.(freeCounter); ok {
+		out.Shares = countedShares(e.o.Pools, split, e.role, fc)
+		return out
+	}
 	out.Shares = shares(e.o.Pools, split, e.role, e.o.Bindings.All(), e.o.Now())
+	return out
+}
+
+// freeCounter is a store that keeps its free counts as leases change
+// (*lease.Store): a status or a metrics scrape then costs O(log n), not a
+// scan of every lease.
+type freeCounter interface{ FreeIn(lease.Range) int }
+
+// countedShares is shares from the store's counts (held offers and
+// excluded addresses count as not free there).
+func countedShares(pools []lease.Range, split decide.HBA, me decide.Role, fc freeCounter) []Share {
+	out := []Share{}
+	for _, r := range pools {
+		for _, role := range []decide.Role{decide.Primary, decide.Secondary} {
+			if part, ok := lease.Share(r, split, role); ok {
+				out = append(out, Share{Range: part, Owner: role, Mine: role == me, Size: part.Size(), Free: uint32(fc.FreeIn(part))})
+			}
+		}
+	}
 	return out
 }
 

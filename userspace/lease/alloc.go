@@ -1,7 +1,6 @@
 package lease
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -36,28 +35,22 @@ type pool struct {
 	cur       int
 	next      uint32
 	exhausted bool
-	free      freeHeap
+	free      indexedHeap
 }
 
-type freeEntry struct {
-	at time.Time
-	ip netip.Addr
+// usedFresh says whether the fresh cursor has passed ip (an own address):
+// from then on only the free heap can give it again.
+func (p *pool) usedFresh(ip netip.Addr) bool {
+	if p.exhausted {
+		return true
+	}
+	for k, r := range p.own {
+		if r.Contains(ip) {
+			return k < p.cur || (k == p.cur && u32(ip) < p.next)
+		}
+	}
+	return false
 }
-
-type freeHeap []freeEntry
-
-func (h freeHeap) Len() int           { return len(h) }
-func (h freeHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h freeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *freeHeap) Push(x any)        { *h = append(*h, x.(freeEntry)) }
-func (h *freeHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
-}
-
-func (p *pool) pushFree(ip netip.Addr, at time.Time) { heap.Push(&p.free, freeEntry{at, ip}) }
 
 func (p *pool) owns(ip netip.Addr) bool {
 	for _, r := range p.own {
@@ -116,18 +109,7 @@ func (s *Store) setPoolsLocked(cfg []Pool) {
 		}
 		s.pools = append(s.pools, p)
 	}
-	for ip := range s.byIP {
-		if p := s.poolOf(ip); p != nil {
-			p.pushFree(ip, s.freeAt(ip))
-		}
-	}
-	for ip := range s.offers {
-		if _, ok := s.byIP[ip]; !ok {
-			if p := s.poolOf(ip); p != nil {
-				p.pushFree(ip, s.freeAt(ip))
-			}
-		}
-	}
+	s.rebuildFree(s.now())
 }
 
 func (s *Store) poolOf(ip netip.Addr) *pool {
@@ -154,6 +136,9 @@ func (s *Store) freeAt(ip netip.Addr) time.Time {
 	var t time.Time
 	if l, ok := s.byIP[ip]; ok {
 		t = l.Expiry
+		if l.State == Released && l.Start.Before(t) {
+			t = l.Start // free since its release, whatever expiry a partner sent
+		}
 	}
 	if o, ok := s.offers[ip]; ok && o.until.After(t) {
 		t = o.until
@@ -251,13 +236,12 @@ func (s *Store) hold(ip netip.Addr, client string, until time.Time) {
 	if old, ok := s.offerByClient[client]; ok && old != ip {
 		if o := s.offers[old]; o.client == client {
 			delete(s.offers, old)
+			s.track(old, s.now())
 		}
 	}
 	s.offers[ip] = offer{client, until}
 	s.offerByClient[client] = ip
-	if p := s.poolOf(ip); p != nil {
-		p.pushFree(ip, until)
-	}
+	s.track(ip, s.now())
 	s.offerCount++
 	if s.offerCount%1024 == 0 {
 		s.sweepOffers(s.now())
@@ -272,6 +256,7 @@ func (s *Store) sweepOffers(now time.Time) {
 			if s.offerByClient[o.client] == ip {
 				delete(s.offerByClient, o.client)
 			}
+			s.track(ip, now)
 		}
 	}
 }
@@ -279,6 +264,7 @@ func (s *Store) sweepOffers(now time.Time) {
 func (s *Store) dropOffer(ip netip.Addr, client string) {
 	if o, ok := s.offers[ip]; ok && o.client == client {
 		delete(s.offers, ip)
+		s.track(ip, s.now())
 	}
 	if s.offerByClient[client] == ip {
 		delete(s.offerByClient, client)
@@ -305,19 +291,15 @@ func (s *Store) pick(p *pool, now time.Time, client string) netip.Addr {
 			return ip
 		}
 	}
-	for p.free.Len() > 0 {
-		e := p.free[0]
-		if !e.at.Equal(s.freeAt(e.ip)) || !p.owns(e.ip) || p.Excluded[e.ip] {
-			heap.Pop(&p.free) // stale: a newer entry exists, or not ours
+	s.advance(now)
+	for t := p.free.top(); t != nil; t = p.free.top() {
+		if t.at.After(now) || !s.freeFor(t.ip, client, now) {
+			// Not free after all (cannot happen while track sees every
+			// change): drop it rather than give it; its next change files it.
+			p.free.remove(t.ip)
 			continue
 		}
-		if e.at.After(now) {
-			return netip.Addr{}
-		}
-		heap.Pop(&p.free)
-		if s.freeFor(e.ip, client, now) {
-			return e.ip
-		}
+		return t.ip
 	}
 	return netip.Addr{}
 }

@@ -7,9 +7,9 @@ import (
 )
 
 // Fault is a failed commit: the store could not write (disk full,
-// read-only filesystem, I/O error). Nothing already stored is lost: bbolt
-// leaves the last committed transaction intact and the failed changes are
-// undone in memory.
+// read-only filesystem, I/O error). Nothing already stored is lost: the
+// journal's end stays where it was (the failed write is zeroed) and the
+// failed changes are undone in memory.
 type Fault struct {
 	Err   error
 	Cause string // "disk full", "read-only filesystem", ... for operators
@@ -65,9 +65,9 @@ func (s *Store) failed(err error, n int) {
 	l.last, l.suppressed = now, 0
 }
 
-// recovered clears the fault after a successful commit. On a full disk
-// bbolt still rewrites records in pages it already has (a renewal) while a
-// new record that needs the file to grow fails, so success and failure may
+// recovered clears the fault after a successful commit. On a full disk a
+// commit that fits in the space the journal wrote ahead still succeeds
+// while one that needs the file to grow fails, so success and failure may
 // alternate: the one log limiter covers both lines.
 func (s *Store) recovered() {
 	f := s.fault.Swap(nil)

@@ -1,7 +1,8 @@
 // Package lease is xdhcp's durable lease store and address allocator: leases
-// live in a bbolt file, every change is fsync'd before the caller may answer
-// the client (concurrent changes share one transaction: group commit), and
-// new addresses come only from this server's share of each range.
+// live in an append-only journal file, every change is fsync'd before the
+// caller may answer the client (concurrent changes share one write and one
+// fsync: group commit), and new addresses come only from this server's
+// share of each range.
 package lease
 
 import (
@@ -93,17 +94,17 @@ func (l Lease) Active(now time.Time) bool {
 	return (l.State == Bound || l.State == Declined) && now.Before(l.Expiry)
 }
 
-func (l Lease) key() []byte { a := l.IP.As4(); return a[:] }
-
-func (l Lease) encode() ([]byte, error) { return json.Marshal(l) }
-
-func decode(k, v []byte) (Lease, error) {
+// decodeBbolt reads a record of the bbolt store of earlier versions.
+func decodeBbolt(k, v []byte) (Lease, error) {
 	var l Lease
 	if err := json.Unmarshal(v, &l); err != nil {
 		return l, fmt.Errorf("lease record %x: %w", k, err)
 	}
-	if !l.IP.Is4() || l.IP.As4() != [4]byte(k) {
+	if len(k) != 4 || !l.IP.Is4() || l.IP.As4() != [4]byte(k) {
 		return l, fmt.Errorf("lease record %x: address %v does not match its key", k, l.IP)
+	}
+	if err := l.check(); err != nil {
+		return l, fmt.Errorf("lease record %x: %w", k, err)
 	}
 	return l, nil
 }

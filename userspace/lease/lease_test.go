@@ -39,7 +39,7 @@ func pools(ranges ...string) []Pool {
 }
 
 // open opens a store in dir (a fresh one when dir is "") with a fake clock.
-func open(t *testing.T, dir string, c *clock, o Options) (*Store, string) {
+func open(t testing.TB, dir string, c *clock, o Options) (*Store, string) {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()

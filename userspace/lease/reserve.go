@@ -51,10 +51,10 @@ func (p *pool) size() int {
 	return n
 }
 
-// reserveHit says whether a new client must be refused under r: the share
-// has no more than r's count free. The count stops as soon as it passes
-// the reserve, so a roomy pool costs only a short walk; a pool near its
-// end (where the answer matters) is walked in full. Caller holds mu.
+// reserveHit says whether a new client must be refused under r: the
+// share has no more than r's count free. The free index keeps the count
+// as leases and offers change, so the check is O(log n) however large the
+// share (docs/lease-store.md has the figures). Caller holds mu.
 func (s *Store) reserveHit(p *pool, r Reserve, now time.Time) bool {
 	if p == nil || r.IsZero() {
 		return false
@@ -65,19 +65,9 @@ func (s *Store) reserveHit(p *pool, r Reserve, now time.Time) bool {
 	}
 	free := 0
 	for _, rg := range p.own {
-		for v := u32(rg.Start); ; v++ {
-			ip := addr(v)
-			if !p.Excluded[ip] && s.freeFor(ip, "", now) {
-				if free++; free > keep {
-					return false
-				}
-			}
-			if v == u32(rg.End) {
-				break
-			}
-		}
+		free += int(rg.Size()) - s.takenIn(rg, now)
 	}
-	return true
+	return free <= keep
 }
 
 // known says whether the store has a lease record for client: such a

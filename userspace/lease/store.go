@@ -7,21 +7,22 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/xdhcp/xdhcp/userspace/decide"
 )
 
-var bucketLeases = []byte("leases")
-
 // maxBatch bounds one group commit so a huge burst cannot make one
-// transaction (and its waiters' latency) unbounded.
+// write (and its waiters' latency) unbounded.
 const maxBatch = 4096
+
+// DefaultCommitInterval is the least time between two group commits'
+// fsyncs under load (Options.CommitInterval).
+const DefaultCommitInterval = 2 * time.Millisecond
 
 // Options tune a Store.
 type Options struct {
@@ -34,24 +35,44 @@ type Options struct {
 	Issuer Issuer
 	// OpenTimeout bounds the wait for the file lock (another daemon).
 	OpenTimeout time.Duration
-	Logger      *slog.Logger
+	// CommitInterval is the adaptive group commit's pace: a change that
+	// comes when the last fsync began longer ago than this is written at
+	// once (an idle server answers in one fsync); under load the changes
+	// that arrive within it share one write and one fsync. Zero means
+	// DefaultCommitInterval, negative none (every batch at once).
+	CommitInterval time.Duration
+	Logger         *slog.Logger
 	// Now is the clock (tests).
 	Now func() time.Time
 }
 
-// Store is the lease database: an in-memory index mirrored to a bbolt file.
-// Lookups and allocation use the index; every change is durable before the
-// call that made it returns.
+// Store is the lease database: an in-memory index mirrored to a journal
+// file (journal.go, docs/lease-store.md). Lookups and allocation use the
+// index; every change is durable before the call that made it returns.
 type Store struct {
-	db     *bolt.DB
+	j      *journal
 	path   string
 	log    *slog.Logger
 	now    func() time.Time
 	issuer Issuer
+	every  time.Duration // CommitInterval
 
-	commits chan *commit
+	// The commit queue: enqueue appends and wakes the committer only when
+	// it waits for work (one token), so the changes that arrive while it
+	// waits out the interval or syncs cost no hand-off each.
+	qmu     sync.Mutex
+	qfull   *sync.Cond
+	queue   []*commit
+	spare   []*commit
+	qlen    int // leases queued
+	closing bool
+	wake    chan struct{}
 	stop    context.CancelFunc
 	done    chan struct{}
+	// compaction is the committer's background snapshot (commit.go),
+	// considered from compactMin records on (tests lower it).
+	compaction compaction
+	compactMin int
 
 	mu            sync.Mutex
 	byIP          map[netip.Addr]Lease
@@ -60,19 +81,24 @@ type Store struct {
 	offerByClient map[string]netip.Addr
 	offerCount    int
 	pools         []*pool
-	hba           decide.HBA
-	role          decide.Role
+	// taken and busy: the free index (freeindex.go).
+	taken []*fenwick
+	busy  indexedHeap
+	hba   decide.HBA
+	role  decide.Role
 
-	txs, written atomic.Uint64
+	txs, written, compactions atomic.Uint64
+	quarantined               int
 	// fault is the last failed commit until one succeeds (see Fault);
 	// the committer alone writes it, readers load it.
 	fault                atomic.Pointer[Fault]
 	failedTxs, notStored atomic.Uint64
 	faultLog             faultLog
 
-	subMu  sync.Mutex
-	subs   map[int]func(Lease)
-	nextID int
+	subMu       sync.Mutex
+	subs        map[int]func(Lease)
+	nextID      int
+	afterCommit []func()
 }
 
 type commit struct {
@@ -127,6 +153,9 @@ func (p *Pending) Wait() error {
 }
 
 // Open opens (creating if needed) the store at path and loads every lease.
+// A bbolt store of an earlier version is migrated to the journal (the old
+// file is kept as PATH.bbolt); records that do not decode are quarantined
+// (logged, counted, copied to PATH.quarantine) and the rest load.
 func Open(path string, o Options) (*Store, error) {
 	if o.OpenTimeout == 0 {
 		o.OpenTimeout = 2 * time.Second
@@ -137,29 +166,38 @@ func Open(path string, o Options) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.OpenTimeout, FreelistType: bolt.FreelistMapType})
-	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("open lease store %s: locked by another process (a running daemon?)", path)
-		}
+	if o.CommitInterval == 0 {
+		o.CommitInterval = DefaultCommitInterval
+	}
+	if err := migrateBbolt(path, o.OpenTimeout, o.Logger); err != nil {
 		return nil, fmt.Errorf("open lease store %s: %w", path, err)
 	}
+	j, sc, err := openJournal(path, o.OpenTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("open lease store %s: %w", path, err)
+	}
+	os.Remove(path + ".compact") // a compaction a crash interrupted: the journal is whole
 	s := &Store{
-		db: db, path: path, log: o.Logger, now: o.Now, issuer: o.Issuer,
-		commits: make(chan *commit, maxBatch),
-		done:    make(chan struct{}),
-		byIP:    map[netip.Addr]Lease{}, byClient: map[string]netip.Addr{},
+		j: j, path: path, log: o.Logger, now: o.Now, issuer: o.Issuer, every: max(o.CommitInterval, 0), compactMin: compactMin,
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+		byIP: map[netip.Addr]Lease{}, byClient: map[string]netip.Addr{},
 		offers: map[netip.Addr]offer{}, offerByClient: map[string]netip.Addr{},
 		subs: map[int]func(Lease){},
 		hba:  o.HBA, role: o.Role,
 	}
-	leases, err := readAll(db, true)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open lease store %s: %w", path, err)
+	s.qfull = sync.NewCond(&s.qmu)
+	if sc.torn > 0 {
+		s.log.Warn("lease store: dropped a record cut short by a crash (never acknowledged)", "db", path, "bytes", sc.torn)
 	}
-	for _, l := range leases {
+	for _, l := range sortedLeases(sc.leases) {
 		s.index(l)
+	}
+	if len(sc.bad) > 0 {
+		if err := s.quarantine(sc.bad); err != nil {
+			j.close()
+			return nil, fmt.Errorf("open lease store %s: %w", path, err)
+		}
 	}
 	s.mu.Lock()
 	s.setPoolsLocked(o.Pools)
@@ -174,128 +212,7 @@ func Open(path string, o Options) (*Store, error) {
 func (s *Store) Close() error {
 	s.stop()
 	<-s.done
-	return s.db.Close()
-}
-
-// ReadFile lists the leases in the store file at path without a daemon,
-// opening it read-only; it fails after timeout if a daemon holds it.
-func ReadFile(path string, timeout time.Duration) ([]Lease, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
-	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("read lease store %s: locked by a running daemon", path)
-		}
-		return nil, fmt.Errorf("read lease store %s: %w", path, err)
-	}
-	defer db.Close()
-	return readAll(db, false)
-}
-
-func readAll(db *bolt.DB, create bool) ([]Lease, error) {
-	var out []Lease
-	load := func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketLeases)
-		if b == nil {
-			if !create {
-				return nil
-			}
-			var err error
-			if b, err = tx.CreateBucket(bucketLeases); err != nil {
-				return err
-			}
-		}
-		return b.ForEach(func(k, v []byte) error {
-			l, err := decode(k, v)
-			if err != nil {
-				return err
-			}
-			out = append(out, l)
-			return nil
-		})
-	}
-	var err error
-	if create {
-		err = db.Update(load)
-	} else {
-		err = db.View(load)
-	}
-	return out, err
-}
-
-// committer writes queued leases: whatever queued while the previous
-// transaction was syncing goes into the next one (group commit).
-func (s *Store) committer(ctx context.Context) {
-	defer close(s.done)
-	for {
-		var batch []*commit
-		select {
-		case c := <-s.commits:
-			batch = append(batch, c)
-		case <-ctx.Done():
-			s.drain()
-			return
-		}
-		n := len(batch[0].leases)
-	more:
-		for n < maxBatch {
-			select {
-			case c := <-s.commits:
-				batch = append(batch, c)
-				n += len(c.leases)
-			default:
-				break more
-			}
-		}
-		s.write(batch)
-	}
-}
-
-// drain fails commits that arrive while closing.
-func (s *Store) drain() {
-	for {
-		select {
-		case c := <-s.commits:
-			c.done(errClosed)
-		default:
-			return
-		}
-	}
-}
-
-func (s *Store) write(batch []*commit) {
-	n := 0
-	for _, c := range batch {
-		n += len(c.leases)
-	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketLeases)
-		if err != nil {
-			return err
-		}
-		for _, c := range batch {
-			for _, l := range c.leases {
-				v, err := l.encode()
-				if err != nil {
-					return fmt.Errorf("encode lease %v: %w", l.IP, err)
-				}
-				if err := b.Put(l.key(), v); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		err = fmt.Errorf("commit %d lease changes to %s: %w", n, s.path, err)
-		s.failed(err, n)
-	} else {
-		s.txs.Add(1)
-		s.written.Add(uint64(n))
-		s.recovered()
-	}
-	for _, c := range batch {
-		c.done(err)
-	}
+	return s.j.close()
 }
 
 // Stats counts durable writes: Transactions is the number of fsync'd
@@ -309,12 +226,20 @@ type Stats struct {
 	// each was undone in memory and its client got no reply.
 	FailedTransactions uint64 `json:"failed_transactions"`
 	LeasesNotStored    uint64 `json:"leases_not_stored"`
+	// Quarantined counts the records Open skipped because they did not
+	// decode; Compactions the journal rewrites since Open.
+	Quarantined int    `json:"quarantined"`
+	Compactions uint64 `json:"compactions"`
 }
 
 // Stats reports the store's write counters since Open.
 func (s *Store) Stats() Stats {
-	return Stats{s.txs.Load(), s.written.Load(), s.failedTxs.Load(), s.notStored.Load()}
+	return Stats{s.txs.Load(), s.written.Load(), s.failedTxs.Load(), s.notStored.Load(), s.quarantined, s.compactions.Load()}
 }
+
+// maxQueued bounds the leases waiting for the disk: past it, enqueue
+// waits (a stalled disk slows the server rather than growing its memory).
+const maxQueued = 4 * maxBatch
 
 // enqueue queues leases for the next group commit; after runs first with
 // the outcome (index revert, subscribers), then the Pending completes.
@@ -326,12 +251,44 @@ func (s *Store) enqueue(leases []Lease, after func(error)) *Pending {
 		}
 		p.complete(err)
 	}}
-	select {
-	case s.commits <- c:
-	case <-s.done:
+	s.qmu.Lock()
+	for s.qlen >= maxQueued && !s.closing {
+		s.qfull.Wait()
+	}
+	if s.closing {
+		s.qmu.Unlock()
 		c.done(errClosed)
+		return p
+	}
+	s.queue = append(s.queue, c)
+	s.qlen += len(leases)
+	s.qmu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default: // a token is waiting already
 	}
 	return p
+}
+
+// take hands the committer everything queued.
+func (s *Store) take() []*commit {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	b := s.queue
+	s.queue, s.spare = s.spare[:0], nil
+	s.qlen = 0
+	s.qfull.Broadcast()
+	return b
+}
+
+// giveBack returns a written batch's slice for reuse.
+func (s *Store) giveBack(b []*commit) {
+	clear(b)
+	s.qmu.Lock()
+	if s.spare == nil && cap(b) <= maxQueued {
+		s.spare = b[:0]
+	}
+	s.qmu.Unlock()
 }
 
 // Subscribe calls fn with every lease this server commits (bind, renew,
@@ -452,9 +409,7 @@ func (s *Store) index(l Lease) {
 	if len(l.Client) > 0 {
 		s.byClient[string(l.Client)] = l.IP
 	}
-	if p := s.poolOf(l.IP); p != nil {
-		p.pushFree(l.IP, s.freeAt(l.IP))
-	}
+	s.track(l.IP, s.now())
 }
 
 // revert undoes an index change whose commit failed, unless someone else
@@ -473,4 +428,5 @@ func (s *Store) revert(l, old Lease, had bool) {
 	if len(l.Client) > 0 && s.byClient[string(l.Client)] == l.IP {
 		delete(s.byClient, string(l.Client))
 	}
+	s.track(l.IP, s.now())
 }

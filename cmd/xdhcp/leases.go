@@ -19,14 +19,14 @@ func leasesCommand() *cli.Command {
 		Usage:    "list the leases of a running daemon, or from the store file",
 		Description: `Asks the daemon on its control socket (GET /v1/leases: the daemon holds the
 store's lock); when no daemon answers there, reads the store file --db
-read-only. "xdhcp leases check" looks for damage.`,
-		Subcommands: []*cli.Command{leasesCheckCommand()},
+read-only. "xdhcp leases check" looks for damage; "xdhcp leases export"
+writes them as Kea memfile CSV or JSON.`,
+		Subcommands: []*cli.Command{leasesCheckCommand(), leasesExportCommand()},
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "db", Value: config.DefaultDB, EnvVars: env("db"), Usage: "lease store `FILE`, read when no daemon answers"},
 			controlFlag,
 			jsonFlag,
 		},
-		Subcommands: []*cli.Command{leasesExportCommand()},
 		Action: func(c *cli.Context) error {
 			ls, err := control.Dial(c.String("control")).Leases(c.Context)
 			if errors.Is(err, control.ErrNoDaemon) {

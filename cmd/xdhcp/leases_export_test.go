@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/netip"
 	"os"
@@ -31,7 +32,7 @@ func TestLeasesExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Import(in); err != nil {
+	if err := st.Put(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -77,7 +78,7 @@ func (r *Result) WriteStore(path string) error {
 	if err != nil {
 		return err
 	}
-	err = st.Import(r.Leases)
+	err = st.Put(context.Background(), r.Leases)
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}

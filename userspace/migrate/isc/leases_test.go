@@ -1,6 +1,7 @@
 package isc
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,7 +88,7 @@ func TestLeasesJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.Import(r.Leases); err != nil {
+	if err := st.Put(context.Background(), r.Leases); err != nil {
 		t.Fatal(err)
 	}
 }

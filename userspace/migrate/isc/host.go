@@ -35,11 +35,15 @@ func (im *importer) host(s *Stmt, sc *scope) {
 		im.skipAll(s, "host declarations not allowed here")
 		return
 	}
-	if !s.HasBlock || len(s.Words) < 2 {
+	var name []migrate.Value
+	if len(s.Words) >= 2 {
+		name = groups(s.Words[1:])
+	}
+	if !s.HasBlock || len(name) == 0 { // "host , { }" has words but no name
 		im.skipAll(s, "want host NAME { ... }")
 		return
 	}
-	h := &hostDecl{name: groups(s.Words[1:])[0].Text, stmt: s, sc: &scope{parent: sc, kind: "host", pos: s.Pos()}}
+	h := &hostDecl{name: name[0].Text, stmt: s, sc: &scope{parent: sc, kind: "host", pos: s.Pos()}}
 	for _, b := range s.Block {
 		im.hostStmt(h, b)
 	}

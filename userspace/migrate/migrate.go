@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/xdhcp/xdhcp/userspace/config"
 	"github.com/xdhcp/xdhcp/userspace/decide"
@@ -236,6 +237,9 @@ func SetOption(c *config.Config, s *config.Subnet, code uint8, v []byte) string 
 		s.DNS = a
 		return ""
 	case 15:
+		if !utf8.Valid(v) {
+			return "the domain name is not UTF-8 text"
+		}
 		s.Domain = string(v)
 		return ""
 	case 51, 58, 59:

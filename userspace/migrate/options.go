@@ -264,6 +264,11 @@ func ParseHex(s string) ([]byte, error) {
 	return b, nil
 }
 
+// Label makes a name taken from a source file (a shared network, a class,
+// a host) valid UTF-8, as a YAML file must be: a byte that is not becomes
+// U+FFFD, the same way every time, so names that matched still match.
+func Label(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
 // Form is how the configuration writer shows an option (config.EncodeOptions.OptionForm).
 func Form(code uint8) string {
 	d := byCode[code]

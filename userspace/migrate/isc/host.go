@@ -185,7 +185,7 @@ func (im *importer) reservations(skip func(*Stmt, string, ...any)) {
 			for _, id := range ids {
 				byClient[key{d.s.Prefix, id}] = h
 			}
-			res := &config.Reservation{HWAddr: h.mac, ClientID: h.cid, CircuitID: h.relay[1], RemoteID: h.relay[2], IP: ha.a, Hostname: hostname}
+			res := &config.Reservation{HWAddr: h.mac, ClientID: h.cid, CircuitID: h.relay[1], RemoteID: h.relay[2], IP: ha.a, Hostname: migrate.Label(hostname)}
 			res.Boot = im.hostOptions(h, d, skip)
 			d.s.Reservations = append(d.s.Reservations, res)
 			im.r.Comments[res] = fmt.Sprintf("host %s, %v", h.name, h.stmt.Pos())

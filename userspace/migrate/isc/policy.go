@@ -103,7 +103,7 @@ func (im *importer) class(s *Stmt, sc *scope) {
 		im.skipAll(s, "want class NAME { ... }")
 		return
 	}
-	cd := &classDecl{cl: &config.Class{Name: s.Words[1].Text}, sc: &scope{parent: sc, kind: "class", name: s.Words[1].Text, pos: s.Pos()}, stmt: s}
+	cd := &classDecl{cl: &config.Class{Name: migrate.Label(s.Words[1].Text)}, sc: &scope{parent: sc, kind: "class", name: s.Words[1].Text, pos: s.Pos()}, stmt: s}
 	for _, b := range s.Block {
 		switch b.Keyword() {
 		case "match":
@@ -255,7 +255,7 @@ func (im *importer) classPool(sc *scope, skip func(*Stmt, string, ...any)) *conf
 	if len(sc.members) == 1 && len(sc.other) == 0 {
 		name := groups(sc.members[0].Words[3:])
 		for _, cd := range im.classes {
-			if len(name) == 1 && cd.cl.Name == name[0].Text {
+			if len(name) == 1 && cd.cl.Name == migrate.Label(name[0].Text) {
 				found = cd.cl
 			}
 		}

@@ -181,7 +181,7 @@ func (im *importer) subnetOptions(d *subnetDecl, skip func(*Stmt, string, ...any
 	d.s.Boot = bootOf(d.sc, nil)
 	for sc := d.sc; sc != nil; sc = sc.parent {
 		if sc.kind == "shared-network" {
-			d.s.SharedNetwork = sc.name
+			d.s.SharedNetwork = migrate.Label(sc.name)
 			break
 		}
 	}

@@ -220,10 +220,11 @@ func (e *encoder) comment(key any) string {
 }
 
 // commentText makes s safe for a one-line comment: a comment carries no
-// escapes, so control characters (a name from the source file may hold
-// them) are written as Go escapes.
+// escapes, so control characters and bytes that are not UTF-8 (a name from
+// the source file may hold them; yaml's emitter panics on the latter) are
+// written as Go escapes.
 func commentText(s string) string {
-	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+	if utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0 {
 		return s
 	}
 	q := strconv.Quote(s)

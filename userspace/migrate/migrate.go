@@ -12,7 +12,9 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/xdhcp/xdhcp/userspace/config"
@@ -27,10 +29,14 @@ type Pos struct {
 }
 
 func (p Pos) String() string {
-	if p.Col == 0 {
-		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	f := p.File
+	if strings.IndexFunc(f, unicode.IsControl) >= 0 || !utf8.ValidString(f) {
+		f = strconv.Quote(f) // an included name may hold anything: keep the message one line
 	}
-	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	if p.Col == 0 {
+		return fmt.Sprintf("%s:%d", f, p.Line)
+	}
+	return fmt.Sprintf("%s:%d:%d", f, p.Line, p.Col)
 }
 
 // Skip is one statement (or lease record) not carried over, and why.

@@ -3,6 +3,7 @@ package isc
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/xdhcp/xdhcp/userspace/migrate"
@@ -281,7 +282,7 @@ func (p *parser) include(s *Stmt) ([]*Stmt, error) {
 	}
 	for _, f := range p.includes {
 		if f == name {
-			return nil, fmt.Errorf("%v: include %q: the file includes itself (through %s)", s.Pos(), name, strings.Join(p.includes, " -> "))
+			return nil, fmt.Errorf("%v: include %q: the file includes itself (through %s)", s.Pos(), name, strconv.Quote(strings.Join(p.includes, " -> ")))
 		}
 	}
 	if len(p.includes) >= maxIncludes {
